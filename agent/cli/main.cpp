@@ -1,0 +1,37 @@
+// posturectl: the technician's and IT's tool.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+#include "core/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace postured;
+  CLI::App app{"posturectl: posture diagnostics for postured terminals"};
+  app.set_version_flag("--version", std::string("posturectl ") + kAgentVersion);
+  app.require_subcommand(1);
+
+  cli::CommonOptions options;
+  std::string config_path;
+  std::string root;
+  const auto add_common = [&](CLI::App* command) {
+    command->add_option("--config", config_path, "configuration file (default /etc/postured/postured.toml)");
+    command->add_flag("--json", options.json, "print one JSON document instead of a table");
+    command->add_option("--root", root, "inspect the system mounted at this folder instead of /")->check(CLI::ExistingDirectory);
+  };
+
+  auto* doctor = app.add_subcommand("doctor", "run every posture check on this device and show how to fix failures");
+  add_common(doctor);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints help and version to stdout with success; everything else is a usage error (2).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (!config_path.empty()) options.config = config_path;
+  if (!root.empty()) options.root = root;
+
+  if (doctor->parsed()) return cli::run_doctor(options);
+  return 2;
+}

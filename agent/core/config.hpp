@@ -1,0 +1,86 @@
+// postured.toml → validated structs. Every key, its type, default and range is declared once in
+// config_schema() (config.cpp); the loader, the docs test and the reference in config/ read that table.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postured {
+
+// Where postured and posturectl look when no --config is given.
+inline constexpr const char* kDefaultConfigPath = "/etc/postured/postured.toml";
+
+enum class LogLevel { debug, info, warn, error };
+
+struct AgentConfig {
+  std::string device_id;  // empty: use /etc/machine-id
+  std::string store_id;
+  std::filesystem::path state_dir;
+  std::filesystem::path runtime_dir;
+  LogLevel log_level = LogLevel::info;
+};
+
+struct ScheduleConfig {
+  std::chrono::seconds check_interval{};
+  std::chrono::seconds jitter{};
+};
+
+struct ChecksConfig {
+  std::vector<std::string> disabled;  // check ids that are not run
+};
+
+struct Config {
+  AgentConfig agent;
+  ScheduleConfig schedule;
+  ChecksConfig checks;
+  std::filesystem::path source;  // the file it came from; empty for built-in defaults
+};
+
+// One problem in a config file, printed as FILE:LINE:COL: message.
+struct ConfigError {
+  std::string file;
+  int line = 1;
+  int column = 1;
+  std::string message;
+
+  std::string to_string() const;
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;     // set only when there are no errors
+  std::vector<ConfigError> errors;  // every problem found, in file order
+};
+
+enum class ValueKind { string, boolean, integer, duration, string_list, choice };
+
+// One key of postured.toml. `default_toml` is the default as a TOML value ("" when required).
+struct ConfigKey {
+  std::string_view section;
+  std::string_view name;
+  ValueKind kind;
+  bool required;
+  std::string_view default_toml;
+  long long min;                    // integer value, or duration in seconds
+  long long max;
+  std::span<const std::string_view> choices;  // for ValueKind::choice
+  std::string_view doc;
+};
+
+std::span<const ConfigKey> config_schema();
+
+// Parses and validates TOML text; `source_name` is used in error messages.
+ConfigLoad parse_config(std::string_view text, std::string_view source_name);
+// Reads and validates a file. An unreadable file is one error at 1:1.
+ConfigLoad load_config_file(const std::filesystem::path& path);
+// The configuration when there is no file at all: every default, no required keys.
+Config default_config();
+
+// "90" (seconds), "90s", "15m", "1h30m", "7d" → seconds. nullopt when malformed.
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace postured

@@ -1,0 +1,18 @@
+// One posture cycle: inspect the device and record the result in the state directory.
+#pragma once
+
+#include "core/check.hpp"
+#include "core/config.hpp"
+#include "core/host.hpp"
+
+namespace postured {
+
+struct CycleResult {
+  bool completed = false;     // false: the result could not be recorded (exit 3 for --once)
+  bool has_problems = false;  // a check failed or could not run
+};
+
+// Runs every enabled check and writes the report to <state_dir>/last-report.json atomically.
+CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& config);
+
+}  // namespace postured

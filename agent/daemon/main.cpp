@@ -1,0 +1,85 @@
+// postured: the posture agent daemon.
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "core/config.hpp"
+#include "core/host.hpp"
+#include "core/log.hpp"
+#include "core/runtime.hpp"
+#include "core/version.hpp"
+#include "daemon/cycle.hpp"
+
+namespace {
+
+// Prints every problem as FILE:LINE:COL: message; returns the config only when there are none.
+std::optional<postured::Config> load_or_report(const std::filesystem::path& path) {
+  auto load = postured::load_config_file(path);
+  for (const auto& e : load.errors) std::cerr << e.to_string() << "\n";
+  return load.config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace postured;
+  CLI::App app{"postured: posture agent for point-of-sale terminals"};
+  app.set_version_flag("--version", std::string("postured ") + kAgentVersion);
+  std::string config_path = kDefaultConfigPath;
+  bool check_config = false;
+  bool once = false;
+  std::string root = "/";
+  app.add_option("--config", config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", check_config, "validate the configuration and exit (0 valid, 2 invalid)");
+  app.add_flag("--once", once, "run one full cycle and exit");
+  app.add_option("--root", root, "inspect the system mounted at this folder instead of /")->check(CLI::ExistingDirectory);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  auto config = load_or_report(config_path);
+  if (!config) return 2;
+  if (check_config) {
+    std::cout << config_path << ": ok\n";
+    return 0;
+  }
+  log::set_level(config->agent.log_level);
+
+  const auto checks = builtin_checks();
+  if (once) {
+    const auto host = open_host(root);
+    const auto result = run_cycle(checks, *host, *config);
+    if (!result.completed) return 3;
+    return result.has_problems ? 1 : 0;
+  }
+
+  auto service_manager = connect_service_manager();
+  Runtime runtime(*service_manager);
+  log::info("postured ", kAgentVersion, " starting with ", config_path, ", ", checks.size(), " checks, cycle every ",
+            config->schedule.check_interval.count(), " s");
+  runtime.add_job(
+      "cycle", [&] { return JobPeriod{config->schedule.check_interval, config->schedule.jitter}; },
+      [&] {
+        // A fresh Host per cycle: its process list is a snapshot of this moment.
+        const auto host = open_host(root);
+        run_cycle(checks, *host, *config);
+      });
+  runtime.on_reload([&] {
+    auto fresh = load_or_report(config_path);
+    if (!fresh) {
+      log::error("reload: ", config_path, " is invalid; keeping the running configuration");
+      return false;
+    }
+    config = std::move(fresh);
+    log::set_level(config->agent.log_level);
+    log::info("reload: configuration from ", config_path, " is in effect");
+    return true;
+  });
+  runtime.run();
+  log::info("postured stopped");
+  return 0;
+}

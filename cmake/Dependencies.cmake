@@ -1,0 +1,15 @@
+# Every dependency comes from Debian's packages; scripts/bootstrap installs them.
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TOMLPLUSPLUS REQUIRED IMPORTED_TARGET tomlplusplus>=3.3)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 2.1 REQUIRED)
+# mbedTLS 3.6 LTS from trixie; >= 3.6.6 is enforced by scripts/bootstrap and by a test at run time.
+find_package(MbedTLS 3.6 REQUIRED)
+# pkg-config reports SQLite's version (3.46) for SQLCipher, not 4.6; the cipher version is checked at run time.
+pkg_check_modules(SQLCIPHER REQUIRED IMPORTED_TARGET sqlcipher>=3.46)
+if(POSTURED_TESTS)
+  find_package(Catch2 3 REQUIRED)
+  include(Catch)
+endif()
