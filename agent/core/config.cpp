@@ -5,6 +5,7 @@
 #include <charconv>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include <toml++/toml.h>
 
@@ -55,7 +56,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 // The closest of `candidates` to `word`, if it is close enough to be a likely typo.
 std::optional<std::string> nearest(std::string_view word, const std::vector<std::string_view>& candidates) {
   std::optional<std::string> best;
-  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 2) + 1;
   for (auto candidate : candidates) {
     const auto d = edit_distance(word, candidate);
     if (d < best_distance) {
@@ -204,8 +205,9 @@ Config defaults() {
     if (key.required) continue;
     const auto parsed = toml::parse("v = " + std::string(key.default_toml));
     Checked value;
-    // The table is ours; a default that fails its own check is a programming error caught by tests.
-    if (!check_value(key, *parsed.get("v"), value)) apply(config, key, std::move(value));
+    // The table is ours: a default that fails its own check is a programming error.
+    if (auto problem = check_value(key, *parsed.get("v"), value)) throw std::logic_error("bad default: " + *problem);
+    apply(config, key, std::move(value));
   }
   return config;
 }

@@ -1,5 +1,203 @@
+// The command-line contract of postured and posturectl (DESIGN.md), run as real processes.
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
-#include "core/config.hpp"
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
 
-TEST_CASE("placeholder config", "[config]") { CHECK(postured::parse_duration("15m")->count() == 900); }
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "core/device.hpp"
+#include "core/text.hpp"
+#include "support/fixture_root.hpp"
+#include "support/process.hpp"
+
+using Catch::Matchers::ContainsSubstring;
+using postured::test::bin;
+using postured::test::FixtureRoot;
+using postured::test::run;
+
+namespace {
+
+const std::string kExampleConfig = POSTURED_SOURCE_DIR "/config/postured.toml";
+
+std::string config_for(const FixtureRoot& dir, const std::string& extra = "") {
+  const auto path = (dir.path() / "postured.toml").string();
+  std::ofstream(path) << "[agent]\nstore_id = \"store-42\"\ndevice_id = \"pos-42-01\"\nstate_dir = \""
+                      << (dir.path() / "state").string() << "\"\n"
+                      << extra;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("postured --check-config accepts the example config", "[cli][config]") {
+  const auto r = run({bin("postured"), "--check-config", "--config", kExampleConfig});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == kExampleConfig + ": ok\n");
+}
+
+TEST_CASE("postured --check-config prints every problem as FILE:LINE:COL and exits 2", "[cli][config]") {
+  FixtureRoot dir;
+  const auto path = (dir.path() / "bad.toml").string();
+  std::ofstream(path) << "[agent]\nstor_id = \"x\"\n[schedule]\ncheck_interval = \"10s\"\njitter = true\n";
+  const auto r = run({bin("postured"), "--check-config", "--config", path});
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  const std::regex line("^" + path + ":[0-9]+:[0-9]+: .+$");
+  int lines = 0;
+  for (const auto l : postured::text::lines(r.err)) {
+    if (l.empty()) continue;
+    CHECK(std::regex_match(std::string(l), line));
+    ++lines;
+  }
+  CHECK(lines == 4);
+  CHECK_THAT(r.err, ContainsSubstring(path + ":2:1: unknown key 'agent.stor_id'; did you mean 'store_id'?"));
+  CHECK_THAT(r.err, ContainsSubstring("'schedule.jitter' must be a duration"));
+}
+
+TEST_CASE("malformed and missing config files exit 2 without crashing", "[cli][config]") {
+  FixtureRoot dir;
+  const auto garbage = (dir.path() / "garbage.toml").string();
+  std::string bytes;
+  for (int i = 0; i < 4096; ++i) bytes += static_cast<char>((i * 7919) % 256);
+  std::ofstream(garbage, std::ios::binary) << bytes;
+  const auto r = run({bin("postured"), "--check-config", "--config", garbage});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, ContainsSubstring(garbage + ":"));
+  const auto missing = run({bin("postured"), "--check-config", "--config", "/nonexistent.toml"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err == "/nonexistent.toml:1:1: no such file\n");
+  CHECK(run({bin("postured"), "--no-such-flag"}).exit_code == 2);
+}
+
+TEST_CASE("posturectl doctor --json on this machine tells the truth about OS and kernel", "[cli][doctor]") {
+  const auto r = run({bin("posturectl"), "doctor", "--json", "--config", kExampleConfig});
+  REQUIRE((r.exit_code == 0 || r.exit_code == 1));
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["schema"] == "postured.doctor/v1");
+  std::ifstream os_release("/etc/os-release");
+  const auto fields = postured::parse_os_release(std::string(std::istreambuf_iterator<char>(os_release), {}));
+  CHECK(doc["device"]["os"]["id"] == fields.at("ID"));
+  CHECK(doc["device"]["os"]["version_id"] == fields.at("VERSION_ID"));
+  utsname uts{};
+  ::uname(&uts);
+  CHECK(doc["device"]["os"]["kernel"] == uts.release);
+  CHECK(doc["device"]["hostname"] == uts.nodename);
+  CHECK(doc["device"]["store_id"] == "store-0001");
+  const auto& s = doc["summary"];
+  CHECK(s["pass"].get<int>() + s["fail"].get<int>() + s["error"].get<int>() + s["not_applicable"].get<int>() ==
+        static_cast<int>(doc["checks"].size()));
+  CHECK(r.exit_code == (s["fail"].get<int>() + s["error"].get<int>() > 0 ? 1 : 0));
+}
+
+TEST_CASE("posturectl doctor prints a plain table when stdout is not a TTY", "[cli][doctor]") {
+  FixtureRoot root;
+  const auto r = run({bin("posturectl"), "doctor", "--root", root.path().string(), "--config", kExampleConfig});
+  CHECK(r.out.find('\033') == std::string::npos);
+  CHECK_THAT(r.out, ContainsSubstring("STATUS SEVERITY  CHECK"));
+  CHECK_THAT(r.out, ContainsSubstring("Device  pos-test-01"));
+}
+
+TEST_CASE("posturectl exit codes: 2 for usage and config errors", "[cli][doctor]") {
+  CHECK(run({bin("posturectl")}).exit_code == 2);
+  CHECK(run({bin("posturectl"), "doctor", "--bogus"}).exit_code == 2);
+  CHECK(run({bin("posturectl"), "frobnicate"}).exit_code == 2);
+  FixtureRoot dir;
+  const auto path = (dir.path() / "bad.toml").string();
+  std::ofstream(path) << "[agent\n";
+  const auto r = run({bin("posturectl"), "doctor", "--config", path});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, ContainsSubstring(path + ":1:"));
+  CHECK(run({bin("posturectl"), "--help"}).exit_code == 0);
+}
+
+TEST_CASE("postured --once writes the report to the state directory, mode 0600 in a 0700 folder", "[cli][daemon]") {
+  FixtureRoot dir;
+  const auto r = run({bin("postured"), "--once", "--config", config_for(dir)});
+  REQUIRE((r.exit_code == 0 || r.exit_code == 1));
+  CHECK_THAT(r.err, ContainsSubstring("info: cycle: "));
+  const auto report_path = dir.path() / "state" / "last-report.json";
+  std::ifstream in(report_path);
+  const auto doc = nlohmann::json::parse(in);
+  CHECK(doc["device"]["id"] == "pos-42-01");
+  CHECK(doc["device"]["store_id"] == "store-42");
+  CHECK(std::regex_match(doc["generated_at"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  struct stat st {};
+  REQUIRE(::stat(report_path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat((dir.path() / "state").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("postured --once exits 3 when it cannot record the result", "[cli][daemon]") {
+  FixtureRoot dir;
+  dir.write("/blocker", "a file where the state folder should be");
+  const auto path = (dir.path() / "p.toml").string();
+  std::ofstream(path) << "[agent]\nstore_id = \"s\"\nstate_dir = \"" << dir.real("/blocker/state").string() << "\"\n";
+  const auto r = run({bin("postured"), "--once", "--config", path});
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, ContainsSubstring("error: cannot prepare the state directory"));
+}
+
+TEST_CASE("the daemon notifies systemd, keeps its config on a bad reload, takes a good one, stops on SIGTERM",
+          "[cli][daemon]") {
+  FixtureRoot dir;
+  const auto socket_path = (dir.path() / "notify.sock").string();
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  const auto next_message = [&] {
+    char buffer[512] = {};
+    const auto n = ::recv(fd, buffer, sizeof buffer - 1, 0);
+    if (n <= 0) return std::string("<timeout>");
+    return std::string(buffer, static_cast<std::size_t>(n));
+  };
+  // Skips watchdog pings, which arrive whenever they are due.
+  const auto next_state = [&] {
+    for (;;) {
+      auto m = next_message();
+      if (m != "WATCHDOG=1") return m;
+    }
+  };
+
+  const auto config = config_for(dir, "[schedule]\ncheck_interval = \"1m\"\njitter = 0\n");
+  postured::test::Child daemon({bin("postured"), "--config", config},
+                               {"NOTIFY_SOCKET=" + socket_path, "WATCHDOG_USEC=2000000"});
+  CHECK(next_state() == "READY=1\nSTATUS=serving");
+  REQUIRE(daemon.wait_for_stderr("info: cycle: ", std::chrono::seconds(10)));
+  CHECK(next_message() == "WATCHDOG=1");  // every second with a 2 s watchdog
+
+  std::ofstream(config, std::ios::trunc) << "[agent]\nstore_id = 7\n";
+  daemon.signal(SIGHUP);
+  CHECK(next_state().rfind("RELOADING=1", 0) == 0);
+  CHECK(next_state() == "READY=1\nSTATUS=serving");
+  REQUIRE(daemon.wait_for_stderr("keeping the running configuration", std::chrono::seconds(5)));
+  CHECK_THAT(daemon.result().err, ContainsSubstring(config + ":2:12: 'agent.store_id' must be a string"));
+  CHECK(daemon.running());
+
+  config_for(dir, "[schedule]\ncheck_interval = \"2m\"\n");
+  daemon.signal(SIGHUP);
+  REQUIRE(daemon.wait_for_stderr("is in effect", std::chrono::seconds(5)));
+  CHECK(daemon.running());
+
+  daemon.signal(SIGTERM);
+  CHECK(next_state().rfind("RELOADING=1", 0) == 0);
+  CHECK(next_state() == "READY=1\nSTATUS=serving");
+  CHECK(next_state().rfind("STOPPING=1", 0) == 0);
+  const auto& r = daemon.wait(std::chrono::seconds(10));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, ContainsSubstring("SIGTERM: shutting down"));
+  CHECK_THAT(r.err, ContainsSubstring("postured stopped"));
+  ::close(fd);
+}
