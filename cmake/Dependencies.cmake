@@ -2,7 +2,8 @@
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(TOMLPLUSPLUS REQUIRED IMPORTED_TARGET tomlplusplus>=3.3)
+# tomlplusplus is used header-only (see agent/core/config.cpp for why), so only its headers are needed.
+pkg_check_modules(TOMLPLUSPLUS REQUIRED tomlplusplus>=3.3)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 2.1 REQUIRED)
 # mbedTLS 3.6 LTS from trixie; >= 3.6.6 is enforced by scripts/bootstrap and by a test at run time.

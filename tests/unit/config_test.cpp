@@ -187,3 +187,21 @@ TEST_CASE("the schema's own defaults pass its checks", "[config]") {
   CHECK(c.agent.state_dir == "/var/lib/postured");
   CHECK(c.agent.log_level == postured::LogLevel::info);
 }
+
+TEST_CASE("non-ASCII where the TOML parser expects whitespace is an error, not undefined behaviour", "[config]") {
+  // Inputs our fuzz target found: tomlplusplus 3.3.0 reached __builtin_unreachable() on them
+  // (see agent/core/config.cpp). Under UBSan (the asan preset) a regression aborts this test.
+  for (const std::string& text : {std::string("o=-\"\xc9\xab"), std::string("stor_id\xcc\xbc = 1\n"),
+                                  std::string("[agent]\nstore_id = \"s\" \xe2\xb1\xb0\n")}) {
+    INFO(text);
+    const auto load = parse_config(text, "u.toml");
+    CHECK_FALSE(load.config);
+    CHECK(load.errors.size() == 1);
+  }
+  // A line-ending backslash in a multi-line string followed by U+00A7: valid TOML, and the character is kept.
+  const auto continued = parse_config("[agent]\nstore_id = \"\"\"\\\n\xc2\xa7\"\"\"\n", "u.toml");
+  REQUIRE(continued.config);
+  CHECK(continued.config->agent.store_id == "\xc2\xa7");
+  // Non-ASCII inside strings and comments is fine.
+  CHECK(parse_config("# Café Zürich\n[agent]\nstore_id = \"Zürich-Bahnhofstraße\"\n", "u.toml").config);
+}

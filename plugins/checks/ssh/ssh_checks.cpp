@@ -63,7 +63,7 @@ CheckList make_ssh_checks() {
                 Severity::medium,
                 "Set 'PasswordAuthentication no' in /etc/ssh/sshd_config once every administrator has a key, then "
                 "reload sshd.",
-                {"PCI DSS 4.0 8.3.1", "PCI DSS 4.0 8.3.6", "CIS Debian 12 5.1.19"}},
+                {"PCI DSS 4.0 8.3.1", "PCI DSS 4.0 8.3.6"}},
       "passwordauthentication", "PasswordAuthentication", "yes", "no",
       [](const std::string& v) { return text::iequals(v, "no"); }));
   checks.push_back(std::make_unique<SshdSettingCheck>(
