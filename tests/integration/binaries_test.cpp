@@ -201,3 +201,72 @@ TEST_CASE("the daemon notifies systemd, keeps its config on a bad reload, takes 
   CHECK_THAT(r.err, ContainsSubstring("postured stopped"));
   ::close(fd);
 }
+
+namespace {
+
+// A terminal that follows every recommendation: each compiled-in check passes on it.
+void build_hardened_terminal(FixtureRoot& root) {
+  const auto enable = [&](const std::string& unit) {
+    root.symlink("/lib/systemd/system/" + unit, "/etc/systemd/system/multi-user.target.wants/" + unit);
+  };
+  root.write("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n")
+      .write("/etc/machine-id", "0123456789abcdef0123456789abcdef\n")
+      .write("/usr/sbin/sshd", "")
+      .write("/etc/ssh/sshd_config", "PermitRootLogin no\nPasswordAuthentication no\nMaxAuthTries 3\n")
+      .write("/etc/nftables.conf",
+             "flush ruleset\ntable inet filter {\n  chain input {\n    type filter hook input priority filter; "
+             "policy drop;\n    ct state established,related accept\n  }\n}\n")
+      .write("/etc/modprobe.d/usb-storage.conf", "install usb-storage /bin/false\nblacklist usb-storage\n")
+      .write("/proc/modules", "ext4 1003520 1 - Live 0x0000000000000000\n")
+      .process(1, "systemd")
+      .process(310, "chronyd")
+      .write("/etc/chrony/chrony.conf", "pool 2.debian.pool.ntp.org iburst\n")
+      .write("/usr/bin/apt-get", "")
+      .write("/usr/bin/unattended-upgrade", "")
+      .write("/etc/apt/apt.conf.d/20auto-upgrades",
+             "APT::Periodic::Update-Package-Lists \"1\";\nAPT::Periodic::Unattended-Upgrade \"1\";\n")
+      .write("/etc/apt/apt.conf.d/50unattended-upgrades",
+             "Unattended-Upgrade::Origins-Pattern {\n  \"origin=Debian,codename=${distro_codename},label=Debian-Security\";\n};\n")
+      .write("/sbin/auditd", "")
+      .process(402, "auditd")
+      .write("/etc/audit/rules.d/pci.rules", "-w /etc/passwd -p wa -k identity\n");
+  enable("nftables.service");
+  enable("chrony.service");
+  enable("auditd.service");
+}
+
+}  // namespace
+
+TEST_CASE("posturectl doctor exits 0 on a terminal where every check passes, 1 when one fails", "[cli][doctor]") {
+  FixtureRoot root;
+  build_hardened_terminal(root);
+  const auto args = std::vector<std::string>{bin("posturectl"), "doctor", "--json", "--root", root.path().string(),
+                                             "--config", kExampleConfig};
+  auto r = run(args);
+  auto doc = nlohmann::json::parse(r.out);
+  for (const auto& check : doc["checks"]) {
+    INFO(check["id"].get<std::string>() << ": " << check["status"].get<std::string>() << ": "
+                                        << check["evidence"].get<std::string>());
+    CHECK(check["status"] == "pass");
+  }
+  CHECK(doc["summary"]["pass"].get<std::size_t>() == doc["checks"].size());
+  CHECK(doc["checks"].size() >= 10);
+  CHECK(r.exit_code == 0);
+
+  root.write("/etc/ssh/sshd_config", "PermitRootLogin yes\nPasswordAuthentication no\nMaxAuthTries 3\n");
+  r = run(args);
+  doc = nlohmann::json::parse(r.out);
+  CHECK(r.exit_code == 1);
+  CHECK(doc["summary"]["fail"] == 1);
+}
+
+TEST_CASE("postured respects checks.disabled", "[cli][daemon]") {
+  FixtureRoot dir;
+  const auto config = config_for(dir, "[checks]\ndisabled = [\"linux.ssh.permit_root_login\"]\n");
+  const auto r = run({bin("postured"), "--once", "--config", config});
+  REQUIRE((r.exit_code == 0 || r.exit_code == 1));
+  std::ifstream in(dir.path() / "state" / "last-report.json");
+  const auto doc = nlohmann::json::parse(in);
+  for (const auto& check : doc["checks"]) CHECK(check["id"] != "linux.ssh.permit_root_login");
+  CHECK_FALSE(doc["checks"].empty());
+}
