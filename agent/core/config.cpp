@@ -272,7 +272,8 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   return std::chrono::seconds(total);
 }
 
-ConfigLoad parse_config(std::string_view text, std::string_view source_name) {
+ConfigLoad parse_config(std::string_view text, std::string_view source_name,
+                        const std::vector<std::string>& known_checks) {
   ConfigLoad load;
   toml::table root;
   try {
@@ -323,6 +324,16 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name) {
         load.errors.push_back(error_at(source_name, value_node.source(), std::move(*problem)));
         continue;
       }
+      if (spec->section == "checks" && spec->name == "disabled" && !known_checks.empty()) {
+        // A misspelt id would leave the check running while IT believes it is off.
+        const std::vector<std::string_view> ids(known_checks.begin(), known_checks.end());
+        for (const auto& element : *value_node.as_array()) {
+          const auto id = element.as_string()->get();
+          if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+          load.errors.push_back(error_at(source_name, element.source(),
+                                         "'checks.disabled' names unknown check '" + id + "'" + suggestion(id, ids)));
+        }
+      }
       apply(config, *spec, std::move(value));
     }
   }
@@ -347,7 +358,7 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name) {
   return load;
 }
 
-ConfigLoad load_config_file(const std::filesystem::path& path) {
+ConfigLoad load_config_file(const std::filesystem::path& path, const std::vector<std::string>& known_checks) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ConfigLoad load;
@@ -358,7 +369,7 @@ ConfigLoad load_config_file(const std::filesystem::path& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path.string());
+  return parse_config(text.str(), path.string(), known_checks);
 }
 
 }  // namespace postured

@@ -73,10 +73,12 @@ struct ConfigKey {
 
 std::span<const ConfigKey> config_schema();
 
-// Parses and validates TOML text; `source_name` is used in error messages.
-ConfigLoad parse_config(std::string_view text, std::string_view source_name);
+// Parses and validates TOML text; `source_name` is used in error messages. When `known_checks` is
+// not empty, checks.disabled may name only those ids.
+ConfigLoad parse_config(std::string_view text, std::string_view source_name,
+                        const std::vector<std::string>& known_checks = {});
 // Reads and validates a file. An unreadable file is one error at 1:1.
-ConfigLoad load_config_file(const std::filesystem::path& path);
+ConfigLoad load_config_file(const std::filesystem::path& path, const std::vector<std::string>& known_checks = {});
 // The configuration when there is no file at all: every default, no required keys.
 Config default_config();
 

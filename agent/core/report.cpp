@@ -27,6 +27,12 @@ std::string_view to_string(Severity severity) {
   return "medium";
 }
 
+std::vector<std::string> check_ids(const CheckList& checks) {
+  std::vector<std::string> ids;
+  for (const auto& check : checks) ids.push_back(check->info().id);
+  return ids;
+}
+
 Summary DoctorReport::summary() const {
   Summary s;
   for (const auto& r : checks) {

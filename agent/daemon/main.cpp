@@ -15,7 +15,8 @@ namespace {
 
 // Prints every problem as FILE:LINE:COL: message; returns the config only when there are none.
 std::optional<postured::Config> load_or_report(const std::filesystem::path& path) {
-  auto load = postured::load_config_file(path);
+  static const auto known_checks = postured::check_ids(postured::builtin_checks());
+  auto load = postured::load_config_file(path, known_checks);
   for (const auto& e : load.errors) std::cerr << e.to_string() << "\n";
   return load.config;
 }

@@ -158,10 +158,10 @@ TEST_CASE("the daemon notifies systemd, keeps its config on a bad reload, takes 
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   const auto next_message = [&] {
-    char buffer[512] = {};
-    const auto n = ::recv(fd, buffer, sizeof buffer - 1, 0);
-    if (n <= 0) return std::string("<timeout>");
-    return std::string(buffer, static_cast<std::size_t>(n));
+    std::string message(512, '\0');
+    const auto n = ::recv(fd, message.data(), message.size(), 0);
+    message.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return n > 0 ? message : std::string("<timeout>");
   };
   // Skips watchdog pings, which arrive whenever they are due.
   const auto next_state = [&] {
@@ -269,4 +269,13 @@ TEST_CASE("postured respects checks.disabled", "[cli][daemon]") {
   const auto doc = nlohmann::json::parse(in);
   for (const auto& check : doc["checks"]) CHECK(check["id"] != "linux.ssh.permit_root_login");
   CHECK_FALSE(doc["checks"].empty());
+}
+
+TEST_CASE("postured --check-config rejects a misspelt check id in checks.disabled", "[cli][config]") {
+  FixtureRoot dir;
+  const auto config = config_for(dir, "[checks]\ndisabled = [\"linux.usb.storage_blokced\"]\n");
+  const auto r = run({bin("postured"), "--check-config", "--config", config});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, ContainsSubstring(":6:13: 'checks.disabled' names unknown check 'linux.usb.storage_blokced'; "
+                                      "did you mean 'linux.usb.storage_blocked'?"));
 }

@@ -205,3 +205,12 @@ TEST_CASE("non-ASCII where the TOML parser expects whitespace is an error, not u
   // Non-ASCII inside strings and comments is fine.
   CHECK(parse_config("# Café Zürich\n[agent]\nstore_id = \"Zürich-Bahnhofstraße\"\n", "u.toml").config);
 }
+
+TEST_CASE("checks.disabled may name only known checks, with a suggestion for a typo", "[config]") {
+  const std::vector<std::string> known{"linux.ssh.permit_root_login", "linux.usb.storage_blocked"};
+  const auto text = "[agent]\nstore_id = \"s\"\n[checks]\ndisabled = [\"linux.usb.storage_blocked\", \"linux.ssh.permit_rot_login\"]\n";
+  CHECK(only_error(parse_config(text, "p.toml", known)) ==
+        "p.toml:4:42: 'checks.disabled' names unknown check 'linux.ssh.permit_rot_login'; did you mean "
+        "'linux.ssh.permit_root_login'?");
+  CHECK(parse_config(text, "p.toml").config);  // without a list of checks, any id is taken
+}
