@@ -30,7 +30,7 @@ constexpr std::array<std::string_view, 4> kLogLevels{"debug", "info", "warn", "e
 
 // The one table of postured.toml's keys. config/README.md states the same defaults; a unit test
 // compares the two so that the docs cannot drift from the code.
-const std::array<ConfigKey, 8> kSchema{{
+const std::array<ConfigKey, 12> kSchema{{
     {"agent", "device_id", ValueKind::string, false, R"("")", 0, 128, {},
      "Device id reported to the console. Empty: the contents of /etc/machine-id."},
     {"agent", "store_id", ValueKind::string, true, "", 1, 64, {},
@@ -49,7 +49,22 @@ const std::array<ConfigKey, 8> kSchema{{
      "Each cycle starts up to this much later than the interval, at random."},
     {"checks", "disabled", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
      "Ids of checks that are not run, e.g. [\"linux.usb.storage_blocked\"]."},
+    // [[cache]]: one table per customer cache that the agent keeps encrypted.
+    {"cache", "name", ValueKind::string, true, "", 1, 64, {},
+     "Short unique name: letters, digits, '.', '_' or '-'. The cache's key is derived from it."},
+    {"cache", "path", ValueKind::string, true, "", 1, 4096, {}, "Absolute path of the SQLite/SQLCipher file."},
+    {"cache", "owner_exe", ValueKind::string, false, R"("")", 0, 4096, {},
+     "Absolute path of the one program that may fetch the key. Empty: no program may."},
+    {"cache", "owner_uid", ValueKind::integer, false, "-1", -1, 4294967294LL, {},
+     "The uid that program must run as. -1: no uid may (no program can fetch the key)."},
 }};
+
+// Sections written as arrays of tables ([[cache]]), each table one entry.
+constexpr std::array<std::string_view, 1> kArraySections{"cache"};
+
+bool is_array_section(std::string_view section) {
+  return std::find(kArraySections.begin(), kArraySections.end(), section) != kArraySections.end();
+}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -71,7 +86,9 @@ std::optional<std::string> nearest(std::string_view word, const std::vector<std:
   std::optional<std::string> best;
   std::size_t best_distance = std::max<std::size_t>(2, word.size() / 2) + 1;
   for (auto candidate : candidates) {
-    const auto d = edit_distance(word, candidate);
+    // A truncated key ("owner" for "owner_exe") is as likely a slip as a typo.
+    const bool prefix = word.size() >= 3 && candidate.substr(0, word.size()) == word;
+    const auto d = prefix ? 1 : edit_distance(word, candidate);
     if (d < best_distance) {
       best_distance = d;
       best = std::string(candidate);
@@ -210,24 +227,87 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
   } else if (is("schedule", "check_interval")) config.schedule.check_interval = std::chrono::seconds(value.number);
   else if (is("schedule", "jitter")) config.schedule.jitter = std::chrono::seconds(value.number);
   else if (is("checks", "disabled")) config.checks.disabled = std::move(value.list);
+  else if (key.section == "cache") {
+    auto& cache = config.caches.back();
+    if (key.name == "name") cache.name = std::move(value.text);
+    else if (key.name == "path") cache.path = value.text;
+    else if (key.name == "owner_exe") cache.owner_exe = value.text;
+    else if (key.name == "owner_uid") cache.owner_uid = value.number;
+  }
 }
 
-Config defaults() {
-  Config config;
+// Applies every non-required key's default of `section` to `config`.
+void apply_defaults(Config& config, std::string_view section) {
   for (const auto& key : kSchema) {
-    if (key.required) continue;
+    if (key.required || key.section != section) continue;
     const auto parsed = toml::parse("v = " + std::string(key.default_toml));
     Checked value;
     // The table is ours: a default that fails its own check is a programming error.
     if (auto problem = check_value(key, *parsed.get("v"), value)) throw std::logic_error("bad default: " + *problem);
     apply(config, key, std::move(value));
   }
+}
+
+Config defaults() {
+  Config config;
+  for (const auto section : {"agent", "schedule", "checks"}) apply_defaults(config, section);
   return config;
 }
 
 ConfigError error_at(std::string_view file, const toml::source_region& where, std::string message) {
   return {std::string(file), static_cast<int>(std::max<toml::source_index>(where.begin.line, 1)),
           static_cast<int>(std::max<toml::source_index>(where.begin.column, 1)), std::move(message)};
+}
+
+// Checks that need more than the value's type: known check ids, absolute cache paths.
+std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node& node,
+                                         const std::vector<std::string>& known_checks,
+                                         std::string_view source_name = {}) {
+  if (key.section == "checks" && key.name == "disabled" && !known_checks.empty()) {
+    // A misspelt id would leave the check running while IT believes it is off.
+    const std::vector<std::string_view> ids(known_checks.begin(), known_checks.end());
+    for (const auto& element : *node.as_array()) {
+      const auto id = element.as_string()->get();
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+      return error_at(source_name, element.source(),
+                      "'checks.disabled' names unknown check '" + id + "'" + suggestion(id, ids));
+    }
+  }
+  if (key.section == "cache" && (key.name == "path" || key.name == "owner_exe")) {
+    const auto& text = node.as_string()->get();
+    if (!text.empty() && text.front() != '/') {
+      return error_at(source_name, node.source(), "'cache." + std::string(key.name) + "' must be an absolute path");
+    }
+  }
+  if (key.section == "cache" && key.name == "name") {
+    const auto& name = node.as_string()->get();
+    const auto bad = std::find_if(name.begin(), name.end(), [](char c) {
+      return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == '-');
+    });
+    if (bad != name.end()) {
+      return error_at(source_name, node.source(), "'cache.name' may hold only letters, digits, '.', '_' and '-'");
+    }
+  }
+  return std::nullopt;
+}
+
+// Cache names and paths must be unique: one key and one migration per file.
+void check_caches(const std::vector<CacheConfig>& caches, const toml::array& tables, std::string_view source_name,
+                  std::vector<ConfigError>& errors) {
+  for (std::size_t i = 0; i < caches.size() && i < tables.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto* table = tables[i].as_table();
+      if (!caches[i].name.empty() && caches[i].name == caches[j].name) {
+        errors.push_back(error_at(source_name, table->get("name")->source(),
+                                  "cache name '" + caches[i].name + "' is used twice"));
+      }
+      if (!caches[i].path.empty() && caches[i].path == caches[j].path) {
+        errors.push_back(error_at(source_name, table->get("path")->source(),
+                                  "cache path '" + caches[i].path.string() + "' is used twice"));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -291,25 +371,12 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
     if (std::find(sections.begin(), sections.end(), key.section) == sections.end()) sections.push_back(key.section);
   }
 
-  for (auto&& [section_key, section_node] : root) {
-    const std::string_view section = section_key.str();
-    if (std::find(sections.begin(), sections.end(), section) == sections.end()) {
-      load.errors.push_back(error_at(source_name, section_key.source(),
-                                     "unknown section '" + std::string(section) + "'" + suggestion(section, sections)));
-      continue;
-    }
-    const auto* table = section_node.as_table();
-    if (!table) {
-      load.errors.push_back(error_at(source_name, section_key.source(),
-                                     "'" + std::string(section) + "' must be a table, not " +
-                                         std::string(node_type_name(section_node))));
-      continue;
-    }
+  const auto validate_table = [&](std::string_view section, const toml::table& table) {
     std::vector<std::string_view> names;
     for (const auto& key : kSchema) {
       if (key.section == section) names.push_back(key.name);
     }
-    for (auto&& [name_key, value_node] : *table) {
+    for (auto&& [name_key, value_node] : table) {
       const std::string_view name = name_key.str();
       const auto spec = std::find_if(kSchema.begin(), kSchema.end(),
                                      [&](const ConfigKey& k) { return k.section == section && k.name == name; });
@@ -324,31 +391,64 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
         load.errors.push_back(error_at(source_name, value_node.source(), std::move(*problem)));
         continue;
       }
-      if (spec->section == "checks" && spec->name == "disabled" && !known_checks.empty()) {
-        // A misspelt id would leave the check running while IT believes it is off.
-        const std::vector<std::string_view> ids(known_checks.begin(), known_checks.end());
-        for (const auto& element : *value_node.as_array()) {
-          const auto id = element.as_string()->get();
-          if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
-          load.errors.push_back(error_at(source_name, element.source(),
-                                         "'checks.disabled' names unknown check '" + id + "'" + suggestion(id, ids)));
-        }
+      if (auto problem = check_meaning(*spec, value_node, known_checks, source_name)) {
+        load.errors.push_back(std::move(*problem));
+        continue;
       }
       apply(config, *spec, std::move(value));
     }
+    for (const auto& key : kSchema) {
+      if (key.section != section || !key.required || table.contains(key.name)) continue;
+      load.errors.push_back(error_at(source_name, table.source(),
+                                     "missing required key '" + std::string(key.section) + "." +
+                                         std::string(key.name) + "' (" + std::string(key.doc) + ")"));
+    }
+  };
+
+  std::vector<std::string_view> seen;
+  for (auto&& [section_key, section_node] : root) {
+    const std::string_view section = section_key.str();
+    seen.push_back(section);
+    if (std::find(sections.begin(), sections.end(), section) == sections.end()) {
+      load.errors.push_back(error_at(source_name, section_key.source(),
+                                     "unknown section '" + std::string(section) + "'" + suggestion(section, sections)));
+      continue;
+    }
+    if (is_array_section(section)) {
+      const auto* array = section_node.as_array();
+      if (!array || !array->is_array_of_tables()) {
+        load.errors.push_back(error_at(source_name, section_key.source(),
+                                       "'" + std::string(section) + "' must be an array of tables ([[" +
+                                           std::string(section) + "]]), not " + std::string(node_type_name(section_node))));
+        continue;
+      }
+      for (const auto& element : *array) {
+        config.caches.emplace_back();
+        apply_defaults(config, section);
+        validate_table(section, *element.as_table());
+      }
+      continue;
+    }
+    const auto* table = section_node.as_table();
+    if (!table) {
+      load.errors.push_back(error_at(source_name, section_key.source(),
+                                     "'" + std::string(section) + "' must be a table, not " +
+                                         std::string(node_type_name(section_node))));
+      continue;
+    }
+    validate_table(section, *table);
   }
 
+  // A section that is absent altogether still owes its required keys.
   for (const auto& key : kSchema) {
-    if (!key.required) continue;
-    const auto* section = root.get(key.section);
-    const auto* table = section ? section->as_table() : nullptr;
-    if (table && table->contains(key.name)) continue;
-    if (section && !table) continue;  // already reported as not a table
-    toml::source_region where{};
-    if (table) where = table->source();
-    load.errors.push_back(error_at(source_name, where,
-                                   "missing required key '" + std::string(key.section) + "." +
-                                       std::string(key.name) + "' (" + std::string(key.doc) + ")"));
+    if (!key.required || is_array_section(key.section)) continue;
+    if (std::find(seen.begin(), seen.end(), key.section) != seen.end()) continue;
+    load.errors.push_back(error_at(source_name, {}, "missing required key '" + std::string(key.section) + "." +
+                                                        std::string(key.name) + "' (" + std::string(key.doc) + ")"));
+  }
+
+  if (const auto* caches = root.get_as<toml::array>("cache"); caches && caches->is_array_of_tables()) {
+    check_caches(config.caches, *caches, source_name, load.errors);
   }
 
   std::stable_sort(load.errors.begin(), load.errors.end(), [](const ConfigError& a, const ConfigError& b) {

@@ -34,10 +34,19 @@ struct ChecksConfig {
   std::vector<std::string> disabled;  // check ids that are not run
 };
 
+// One [[cache]]: a customer cache that the agent keeps encrypted with SQLCipher.
+struct CacheConfig {
+  std::string name;
+  std::filesystem::path path;
+  std::filesystem::path owner_exe;  // empty: no program may fetch the key
+  long long owner_uid = -1;         // -1: no uid may
+};
+
 struct Config {
   AgentConfig agent;
   ScheduleConfig schedule;
   ChecksConfig checks;
+  std::vector<CacheConfig> caches;
   std::filesystem::path source;  // the file it came from; empty for built-in defaults
 };
 

@@ -214,3 +214,46 @@ TEST_CASE("checks.disabled may name only known checks, with a suggestion for a t
         "'linux.ssh.permit_root_login'?");
   CHECK(parse_config(text, "p.toml").config);  // without a list of checks, any id is taken
 }
+
+TEST_CASE("[[cache]] tables are read with their defaults", "[config][cache]") {
+  const auto load = parse_config(R"([agent]
+store_id = "s"
+[[cache]]
+name = "loyalty"
+path = "/var/lib/pos/loyalty.db"
+owner_exe = "/opt/pos/bin/posd"
+owner_uid = 1001
+[[cache]]
+name = "receipts"
+path = "/var/lib/pos/receipts.db"
+)",
+                                 "p.toml");
+  REQUIRE(load.config);
+  const auto& caches = load.config->caches;
+  REQUIRE(caches.size() == 2);
+  CHECK(caches[0].name == "loyalty");
+  CHECK(caches[0].owner_exe == "/opt/pos/bin/posd");
+  CHECK(caches[0].owner_uid == 1001);
+  CHECK(caches[1].path == "/var/lib/pos/receipts.db");
+  CHECK(caches[1].owner_exe.empty());
+  CHECK(caches[1].owner_uid == -1);
+}
+
+TEST_CASE("[[cache]] problems are reported at their position", "[config][cache]") {
+  const std::string head = "[agent]\nstore_id = \"s\"\n";
+  CHECK(only_error(parse_config(head + "[[cache]]\nname = \"a\"\n", "p.toml")) ==
+        "p.toml:3:1: missing required key 'cache.path' (Absolute path of the SQLite/SQLCipher file.)");
+  CHECK(only_error(parse_config(head + "[[cache]]\nname = \"a\"\npath = \"relative.db\"\n", "p.toml")) ==
+        "p.toml:5:8: 'cache.path' must be an absolute path");
+  CHECK(only_error(parse_config(head + "[[cache]]\nname = \"a b\"\npath = \"/x.db\"\n", "p.toml")) ==
+        "p.toml:4:8: 'cache.name' may hold only letters, digits, '.', '_' and '-'");
+  CHECK(only_error(parse_config(head + "[[cache]]\nname = \"a\"\npath = \"/x.db\"\nowner = 3\n", "p.toml")) ==
+        "p.toml:6:1: unknown key 'cache.owner'; did you mean 'owner_exe'?");
+  CHECK(only_error(parse_config(head + "[cache]\nname = \"a\"\n", "p.toml")) ==
+        "p.toml:3:2: 'cache' must be an array of tables ([[cache]]), not a table");
+  const auto twice = parse_config(
+      head + "[[cache]]\nname = \"a\"\npath = \"/x.db\"\n[[cache]]\nname = \"a\"\npath = \"/x.db\"\n", "p.toml");
+  REQUIRE(twice.errors.size() == 2);
+  CHECK(twice.errors[0].to_string() == "p.toml:7:8: cache name 'a' is used twice");
+  CHECK(twice.errors[1].to_string() == "p.toml:8:8: cache path '/x.db' is used twice");
+}
