@@ -3,6 +3,10 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
+
+#include "core/check.hpp"
+#include "core/config.hpp"
 
 namespace postured::cli {
 
@@ -12,6 +16,13 @@ struct CommonOptions {
   bool json = false;
 };
 
+// The config named by --config, else the installed one, else built-in defaults (so a technician
+// can run doctor where the agent was never configured). Problems are printed; nullopt means exit 2.
+std::optional<Config> resolve_config(const CommonOptions& options, const CheckList& checks);
+
 int run_doctor(const CommonOptions& options);
+
+enum class CacheAction { status, encrypt, verify, rotate_key };
+int run_cache(const CommonOptions& options, CacheAction action, const std::string& name);
 
 }  // namespace postured::cli

@@ -11,25 +11,6 @@
 #include "core/report.hpp"
 
 namespace postured::cli {
-namespace {
-
-// The config named on the command line, else the installed one, else built-in defaults: a
-// technician must be able to run doctor on a terminal where the agent was never configured.
-std::optional<Config> resolve_config(const CommonOptions& options, const CheckList& checks) {
-  std::filesystem::path path;
-  if (options.config) {
-    path = *options.config;
-  } else {
-    std::error_code ec;
-    if (!std::filesystem::exists(kDefaultConfigPath, ec)) return default_config();
-    path = kDefaultConfigPath;
-  }
-  auto load = load_config_file(path, check_ids(checks));
-  for (const auto& e : load.errors) std::cerr << e.to_string() << "\n";
-  return load.config;
-}
-
-}  // namespace
 
 int run_doctor(const CommonOptions& options) {
   const auto checks = builtin_checks();

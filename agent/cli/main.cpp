@@ -22,6 +22,21 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor", "run every posture check on this device and show how to fix failures");
   add_common(doctor);
 
+  auto* cache = app.add_subcommand("cache", "the encrypted customer caches declared in the configuration");
+  cache->require_subcommand(1);
+  std::string cache_name;
+  auto* cache_status = cache->add_subcommand("status", "list each cache: encrypted, rows, size, key generation");
+  add_common(cache_status);
+  auto* cache_verify = cache->add_subcommand("verify", "open a cache (or all) with its key and check its integrity");
+  add_common(cache_verify);
+  cache_verify->add_option("NAME", cache_name, "cache name (default: all)");
+  auto* cache_encrypt = cache->add_subcommand("encrypt", "migrate a plaintext cache to SQLCipher now");
+  add_common(cache_encrypt);
+  cache_encrypt->add_option("NAME", cache_name, "cache name")->required();
+  auto* cache_rotate = cache->add_subcommand("rotate-key", "move a cache to its next key generation");
+  add_common(cache_rotate);
+  cache_rotate->add_option("NAME", cache_name, "cache name")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,5 +48,9 @@ int main(int argc, char** argv) {
   if (!root.empty()) options.root = root;
 
   if (doctor->parsed()) return cli::run_doctor(options);
+  if (cache_status->parsed()) return cli::run_cache(options, cli::CacheAction::status, "");
+  if (cache_verify->parsed()) return cli::run_cache(options, cli::CacheAction::verify, cache_name);
+  if (cache_encrypt->parsed()) return cli::run_cache(options, cli::CacheAction::encrypt, cache_name);
+  if (cache_rotate->parsed()) return cli::run_cache(options, cli::CacheAction::rotate_key, cache_name);
   return 2;
 }

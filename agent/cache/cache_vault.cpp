@@ -1,0 +1,403 @@
+#include "cache/cache_vault.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/key_hierarchy.hpp"
+#include "cache/sqlite.hpp"
+#include "core/atomic_file.hpp"
+#include "core/log.hpp"
+#include "core/open_files.hpp"
+
+namespace postured {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kPlainHeader{"SQLite format 3\0", 16};
+constexpr const char* kTempSuffix = ".postured-tmp";     // the new file, before it replaces the cache
+constexpr const char* kPlainSuffix = ".postured-plain";  // a link to the replaced plaintext, to wipe it
+constexpr auto kHolderPoll = std::chrono::milliseconds(200);
+
+std::string now_rfc3339() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+fs::path with_suffix(const fs::path& path, const char* suffix) { return fs::path(path.string() + suffix); }
+
+// Removes a SQLite file and the journal files that may sit beside it.
+void remove_database_files(const fs::path& path) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(with_suffix(path, suffix), ec);
+}
+
+bool fsync_path(const fs::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Overwrites a file's bytes with zeros before it is unlinked: the replaced plaintext must not stay
+// readable in the freed blocks. (Best effort on flash and copy-on-write file systems.)
+void wipe_and_remove(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+      static const std::vector<char> zeros(1 << 16, 0);
+      for (off_t done = 0; done < st.st_size;) {
+        const auto chunk = std::min<off_t>(static_cast<off_t>(zeros.size()), st.st_size - done);
+        const auto n = ::pwrite(fd, zeros.data(), static_cast<std::size_t>(chunk), done);
+        if (n <= 0) break;
+        done += n;
+      }
+      ::fsync(fd);
+    }
+    ::close(fd);
+  }
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+std::string describe(const std::vector<FileHolder>& holders) {
+  std::string text;
+  for (const auto& h : holders) {
+    text += (text.empty() ? "" : ", ") + std::string("pid ") + std::to_string(h.pid) + (h.exe.empty() ? "" : " (" + h.exe + ")");
+  }
+  return text;
+}
+
+// Serialises vault operations on one cache across processes (the daemon and posturectl).
+class CacheLock {
+ public:
+  explicit CacheLock(const fs::path& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~CacheLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  CacheLock(const CacheLock&) = delete;
+  CacheLock& operator=(const CacheLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Waits until no other process has `path` open; the holders still there when time runs out.
+std::vector<FileHolder> wait_for_holders(const fs::path& path, std::chrono::seconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    auto holders = processes_holding(path);
+    if (holders.empty() || std::chrono::steady_clock::now() >= deadline) return holders;
+    std::this_thread::sleep_for(kHolderPoll);
+  }
+}
+
+long long total(const std::vector<std::pair<std::string, long long>>& counts) {
+  long long sum = 0;
+  for (const auto& [table, rows] : counts) sum += rows;
+  return sum;
+}
+
+}  // namespace
+
+nlohmann::ordered_json to_json(const CacheStatus& s) {
+  return {{"name", s.name},
+          {"path", s.path.string()},
+          {"exists", s.exists},
+          {"encrypted", s.encrypted},
+          {"cipher_version", s.cipher_version},
+          {"rows", s.rows},
+          {"size_bytes", s.size_bytes},
+          {"key_generation", s.key_generation},
+          {"last_verified_at", s.last_verified_at},
+          {"error", s.error}};
+}
+
+bool is_plaintext_sqlite(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char header[16] = {};
+  in.read(header, sizeof header);
+  return in.gcount() == 16 && std::string_view(header, 16) == kPlainHeader;
+}
+
+CacheVault::CacheVault(fs::path state_dir, SecretKey master) : state_dir_(std::move(state_dir)), master_(master) {}
+
+fs::path CacheVault::state_path(const std::string& name) const { return state_dir_ / "caches" / (name + ".json"); }
+
+CacheVault::State CacheVault::load_state(const std::string& name) const {
+  State state;
+  std::ifstream in(state_path(name));
+  if (!in) return state;
+  const auto doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return state;
+  state.key_generation = doc.value("key_generation", 0u);
+  state.last_verified_at = doc.value("last_verified_at", "");
+  state.last_migrated_at = doc.value("last_migrated_at", "");
+  state.last_rotated_at = doc.value("last_rotated_at", "");
+  return state;
+}
+
+void CacheVault::save_state(const std::string& name, const State& state) const {
+  std::error_code ec;
+  fs::create_directories(state_dir_ / "caches", ec);
+  const nlohmann::ordered_json doc{{"key_generation", state.key_generation},
+                                   {"last_verified_at", state.last_verified_at},
+                                   {"last_migrated_at", state.last_migrated_at},
+                                   {"last_rotated_at", state.last_rotated_at}};
+  if (const auto error = write_file_atomically(state_path(name), doc.dump(2) + "\n", fs::perms::owner_read | fs::perms::owner_write)) {
+    log::error("cache ", name, ": cannot record its state: ", error.message());
+  }
+}
+
+std::optional<unsigned> CacheVault::working_generation(const CacheConfig& cache, State& state, std::string& error) {
+  for (const unsigned generation : {state.key_generation, state.key_generation + 1}) {
+    auto db = Database::open(cache.path, error);
+    if (!db) return std::nullopt;
+    db->key(derive_cache_key(master_, cache.name, generation));
+    if (!db->readable()) continue;
+    if (generation != state.key_generation) {
+      // A rotation replaced the file but was killed before it recorded the new generation.
+      log::warn("cache ", cache.name, ": key generation ", generation, " opens it; recording it");
+      state.key_generation = generation;
+      save_state(cache.name, state);
+    }
+    return generation;
+  }
+  error = "the key (generation " + std::to_string(state.key_generation) + ") does not open it";
+  return std::nullopt;
+}
+
+void CacheVault::recover(const CacheConfig& cache, const State& state) {
+  const auto temp = with_suffix(cache.path, kTempSuffix);
+  std::error_code ec;
+  if (fs::exists(temp, ec)) {
+    log::info("cache ", cache.name, ": removing ", temp.string(), " left by an interrupted run");
+    remove_database_files(temp);
+  }
+  const auto plain = with_suffix(cache.path, kPlainSuffix);
+  if (!fs::exists(plain, ec)) return;
+  if (same_file(plain, cache.path)) {
+    fs::remove(plain, ec);  // the rename never happened: the link is the live cache, keep its data
+    return;
+  }
+  // The encrypted file is in place; wipe the old plaintext only once the key is proven to open it.
+  State copy = state;
+  std::string error;
+  if (!is_plaintext_sqlite(cache.path) && working_generation(cache, copy, error)) {
+    log::info("cache ", cache.name, ": wiping the plaintext copy left by an interrupted migration");
+    wipe_and_remove(plain);
+  } else {
+    log::error("cache ", cache.name, ": ", plain.string(), " kept: the file in place is not a readable encrypted cache");
+  }
+}
+
+CacheStatus CacheVault::status(const CacheConfig& cache) {
+  CacheStatus status;
+  status.name = cache.name;
+  status.path = cache.path;
+  std::error_code ec;
+  status.exists = fs::exists(cache.path, ec);
+  State state = load_state(cache.name);
+  status.key_generation = state.key_generation;
+  status.last_verified_at = state.last_verified_at;
+  if (!status.exists) return status;
+  status.size_bytes = fs::file_size(cache.path, ec);
+  if (is_plaintext_sqlite(cache.path)) {
+    auto db = Database::open(cache.path, status.error);
+    if (db) {
+      if (auto counts = db->row_counts(&status.error)) status.rows = total(*counts);
+    }
+    status.error.clear();  // a plaintext cache is reported as unencrypted, not as unreadable
+    return status;
+  }
+  status.encrypted = true;
+  const auto generation = working_generation(cache, state, status.error);
+  if (!generation) return status;
+  status.key_generation = *generation;
+  auto db = Database::open(cache.path, status.error);
+  if (!db) return status;
+  db->key(derive_cache_key(master_, cache.name, *generation));
+  status.cipher_version = db->scalar("PRAGMA cipher_version;").value_or("");
+  const auto counts = db->row_counts(&status.error);
+  if (!counts) return status;
+  status.rows = total(*counts);
+  const auto problems = db->column("PRAGMA cipher_integrity_check;", &status.error);
+  if (!problems) return status;
+  if (!problems->empty()) {
+    status.error = "cipher_integrity_check: " + problems->front();
+    return status;
+  }
+  state.last_verified_at = now_rfc3339();
+  status.last_verified_at = state.last_verified_at;
+  save_state(cache.name, state);
+  return status;
+}
+
+std::optional<SecretKey> CacheVault::current_key(const CacheConfig& cache, std::string& error) {
+  if (is_plaintext_sqlite(cache.path)) {
+    error = "the cache is not encrypted yet";
+    return std::nullopt;
+  }
+  State state = load_state(cache.name);
+  const auto generation = working_generation(cache, state, error);
+  if (!generation) return std::nullopt;
+  return derive_cache_key(master_, cache.name, *generation);
+}
+
+CacheOperation CacheVault::encrypt(const CacheConfig& cache, std::chrono::seconds wait) {
+  return rewrite(cache, wait, false);
+}
+
+CacheOperation CacheVault::rotate_key(const CacheConfig& cache, std::chrono::seconds wait) {
+  return rewrite(cache, wait, true);
+}
+
+CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::seconds wait, bool rotate) {
+  using Outcome = CacheOperation::Outcome;
+  const auto failed = [](std::string why) { return CacheOperation{Outcome::failed, std::move(why), 0}; };
+  std::error_code ec;
+  fs::create_directories(state_dir_ / "caches", ec);
+  CacheLock lock(state_dir_ / "caches" / (cache.name + ".lock"));
+  if (!lock.held()) return failed("cannot take the cache's lock in " + (state_dir_ / "caches").string());
+
+  State state = load_state(cache.name);
+  recover(cache, state);
+  if (!fs::exists(cache.path, ec)) return failed("no such file: " + cache.path.string());
+
+  const bool plaintext = is_plaintext_sqlite(cache.path);
+  std::optional<unsigned> from_generation;
+  if (!plaintext) {
+    std::string error;
+    from_generation = working_generation(cache, state, error);
+    if (!from_generation) return failed("not a plaintext SQLite file, and " + error + "; left untouched");
+    if (!rotate) return {Outcome::nothing_to_do, "already encrypted (key generation " + std::to_string(*from_generation) + ")", 0};
+  } else if (rotate) {
+    return failed("the cache is not encrypted yet; encrypt it first");
+  }
+  const unsigned to_generation = rotate ? *from_generation + 1 : state.key_generation;
+
+  if (auto holders = wait_for_holders(cache.path, wait); !holders.empty()) {
+    return {Outcome::busy, "in use by " + describe(holders) + "; will retry", 0};
+  }
+
+  const auto temp = with_suffix(cache.path, kTempSuffix);
+  std::string error;
+  long long rows = 0;
+  std::string journal_mode;
+  {
+    auto source = Database::open(cache.path, error);
+    if (!source) return failed("cannot open: " + error);
+    if (from_generation) source->key(derive_cache_key(master_, cache.name, *from_generation));
+    journal_mode = source->scalar("PRAGMA journal_mode;", &error).value_or("");
+    if (journal_mode.empty()) return failed("cannot read: " + error);
+    // Fold the WAL into the file so that nothing is left only in it, then hold the file exclusively:
+    // no other connection reads or writes while the copy is made.
+    if (journal_mode == "wal" && !source->exec("PRAGMA wal_checkpoint(TRUNCATE);", &error)) {
+      return {Outcome::busy, "cannot checkpoint its WAL: " + error, 0};
+    }
+    if (!source->exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;", &error)) {
+      return {Outcome::busy, "cannot lock it: " + error, 0};
+    }
+    const auto user_version = source->scalar("PRAGMA user_version;", &error);
+    const auto before = source->row_counts(&error);
+    if (!user_version || !before) return failed("cannot read: " + error);
+    rows = total(*before);
+
+    remove_database_files(temp);
+    SecretString attach(std::string("ATTACH DATABASE '"));
+    attach.append(file_uri(temp, "rwc"));
+    attach.append("' AS postured_new KEY \"");
+    attach.append(sqlcipher_key_literal(derive_cache_key(master_, cache.name, to_generation)).str());
+    attach.append("\";");
+    if (!source->exec(attach.str(), &error)) return failed("cannot create " + temp.string() + ": " + error);
+    // sqlcipher_export() copies schema and rows but not user_version: the POS software's schema
+    // version must survive, so it is copied by hand.
+    if (!source->exec("SELECT sqlcipher_export('postured_new'); PRAGMA postured_new.user_version = " + *user_version +
+                          "; DETACH DATABASE postured_new;",
+                      &error)) {
+      remove_database_files(temp);
+      return failed("export failed: " + error);
+    }
+
+    // Verify the copy through a fresh connection, as the POS software will open it.
+    auto copy = Database::open(temp, error);
+    if (!copy) {
+      remove_database_files(temp);
+      return failed("cannot reopen the copy: " + error);
+    }
+    copy->key(derive_cache_key(master_, cache.name, to_generation));
+    if (journal_mode == "wal" || journal_mode == "truncate" || journal_mode == "persist") {
+      copy->exec("PRAGMA journal_mode = " + journal_mode + ";", &error);  // the journal mode is the owner's choice
+    }
+    const auto after = copy->row_counts(&error);
+    const auto integrity = copy->column("PRAGMA cipher_integrity_check;", &error);
+    const auto quick = copy->scalar("PRAGMA quick_check;", &error);
+    const auto copied_version = copy->scalar("PRAGMA user_version;", &error);
+    copy->close();
+    if (!after || *after != *before || !integrity || !integrity->empty() || quick != "ok" ||
+        copied_version != user_version) {
+      remove_database_files(temp);
+      return failed("the copy did not verify (row counts, integrity or user_version differ); cache left untouched");
+    }
+    if (!fsync_path(temp, false)) {
+      remove_database_files(temp);
+      return failed("cannot fsync " + temp.string());
+    }
+    source->close();  // releases the lock; SQLite folds and removes its own WAL of the original
+  }
+
+  // Someone may have opened the file while it was copied: they would keep writing to the old inode.
+  if (auto holders = processes_holding(cache.path); !holders.empty()) {
+    remove_database_files(temp);
+    return {Outcome::busy, "opened by " + describe(holders) + " during the copy; will retry", 0};
+  }
+  const auto plain = with_suffix(cache.path, kPlainSuffix);
+  fs::remove(plain, ec);
+  if (plaintext && ::link(cache.path.c_str(), plain.c_str()) != 0) {
+    log::warn("cache ", cache.name, ": cannot link the plaintext for wiping: ", std::strerror(errno));
+  }
+  if (::rename(temp.c_str(), cache.path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    fs::remove(plain, ec);
+    remove_database_files(temp);
+    return failed("cannot replace the cache: " + why);
+  }
+  fsync_path(cache.path.parent_path().empty() ? fs::path(".") : cache.path.parent_path(), true);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) fs::remove(with_suffix(cache.path, suffix), ec);
+  if (plaintext) wipe_and_remove(plain);
+
+  state.key_generation = to_generation;
+  (rotate ? state.last_rotated_at : state.last_migrated_at) = now_rfc3339();
+  state.last_verified_at = now_rfc3339();
+  save_state(cache.name, state);
+  return {Outcome::done,
+          rotate ? "moved to key generation " + std::to_string(to_generation) + ", " + std::to_string(rows) + " rows"
+                 : "encrypted with SQLCipher, " + std::to_string(rows) + " rows verified",
+          rows};
+}
+
+}  // namespace postured
