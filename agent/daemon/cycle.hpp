@@ -4,15 +4,17 @@
 #include "core/check.hpp"
 #include "core/config.hpp"
 #include "core/host.hpp"
+#include "core/secret.hpp"
 
 namespace postured {
 
 struct CycleResult {
   bool completed = false;     // false: the result could not be recorded (exit 3 for --once)
-  bool has_problems = false;  // a check failed or could not run
+  bool has_problems = false;  // a check failed or could not run, or a cache is unencrypted or unreadable
 };
 
-// Runs every enabled check and writes the report to <state_dir>/last-report.json atomically.
-CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& config);
+// Runs every enabled check, encrypts and verifies every declared cache, and writes the report to
+// <state_dir>/last-report.json atomically. A cache in use is left for the next cycle.
+CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& config, const SecretKey& master);
 
 }  // namespace postured

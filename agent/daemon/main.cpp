@@ -6,6 +6,7 @@
 
 #include "core/config.hpp"
 #include "core/host.hpp"
+#include "core/key_store.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
 #include "core/version.hpp"
@@ -50,10 +51,18 @@ int main(int argc, char** argv) {
   }
   log::set_level(config->agent.log_level);
 
+  // The master key is made on first start; a key file with a wrong mode or owner stops the agent.
+  const auto key_store = open_master_key_store(config->agent.state_dir);
+  const auto master = key_store->load(true);
+  if (!master.key) {
+    log::error("master key: ", master.error);
+    return 3;
+  }
+
   const auto checks = builtin_checks();
   if (once) {
     const auto host = open_host(root);
-    const auto result = run_cycle(checks, *host, *config);
+    const auto result = run_cycle(checks, *host, *config, *master.key);
     if (!result.completed) return 3;
     return result.has_problems ? 1 : 0;
   }
@@ -67,7 +76,7 @@ int main(int argc, char** argv) {
       [&] {
         // A fresh Host per cycle: its process list is a snapshot of this moment.
         const auto host = open_host(root);
-        run_cycle(checks, *host, *config);
+        run_cycle(checks, *host, *config, *master.key);
       });
   runtime.on_reload([&] {
     auto fresh = load_or_report(config_path);

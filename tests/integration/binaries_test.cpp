@@ -138,12 +138,27 @@ TEST_CASE("postured --once writes the report to the state directory, mode 0600 i
 
 TEST_CASE("postured --once exits 3 when it cannot record the result", "[cli][daemon]") {
   FixtureRoot dir;
-  dir.write("/blocker", "a file where the state folder should be");
-  const auto path = (dir.path() / "p.toml").string();
-  std::ofstream(path) << "[agent]\nstore_id = \"s\"\nstate_dir = \"" << dir.real("/blocker/state").string() << "\"\n";
-  const auto r = run({bin("postured"), "--once", "--config", path});
+  dir.mkdir("/state/last-report.json/in-the-way");  // a folder where the report file should go
+  const auto r = run({bin("postured"), "--once", "--config", config_for(dir)});
   CHECK(r.exit_code == 3);
-  CHECK_THAT(r.err, ContainsSubstring("error: cannot prepare the state directory"));
+  CHECK_THAT(r.err, ContainsSubstring("error: cannot write "));
+}
+
+TEST_CASE("postured refuses to start with a master key file that others could read", "[cli][daemon][cache]") {
+  FixtureRoot dir;
+  const auto config = config_for(dir);
+  REQUIRE(run({bin("postured"), "--once", "--config", config}).exit_code != 3);  // creates the key
+  const auto key = dir.path() / "state" / "keys" / "master.key";
+  struct stat st {};
+  REQUIRE(::stat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(st.st_size == 32);
+  ::chmod(key.c_str(), 0644);
+  const auto r = run({bin("postured"), "--once", "--config", config});
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, ContainsSubstring("error: master key: " + key.string() + " has mode 0644; it must be 0600 or 0400"));
+  ::chmod(key.c_str(), 0600);
+  CHECK(run({bin("postured"), "--once", "--config", config}).exit_code != 3);
 }
 
 TEST_CASE("the daemon notifies systemd, keeps its config on a bad reload, takes a good one, stops on SIGTERM",
