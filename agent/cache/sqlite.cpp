@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstdio>
+#include <mutex>
 
 #include "cache/key_hierarchy.hpp"
 
@@ -19,6 +20,13 @@ std::optional<Database> Database::open(const std::filesystem::path& path, std::s
     sqlite3_close_v2(db);
     return std::nullopt;
   }
+  // Process-wide SQLCipher settings, made once on the first connection: wipe freed memory (keys and
+  // pages), and no SQLCipher log on stderr, where a wrong-key probe would print an "hmac check failed"
+  // error for every try; the vault reports failures itself.
+  static std::once_flag settings;
+  std::call_once(settings, [db] {
+    sqlite3_exec(db, "PRAGMA cipher_memory_security = ON; PRAGMA cipher_log_level = NONE;", nullptr, nullptr, nullptr);
+  });
   sqlite3_busy_timeout(db, 5000);
   sqlite3_extended_result_codes(db, 1);
   return Database(db);
