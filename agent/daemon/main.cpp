@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cache/cache_vault.hpp"
+#include "cache/key_release_server.hpp"
 #include "core/config.hpp"
 #include "core/host.hpp"
 #include "core/key_store.hpp"
@@ -69,6 +71,16 @@ int main(int argc, char** argv) {
 
   auto service_manager = connect_service_manager();
   Runtime runtime(*service_manager);
+  // Each request reads `config` as it is then, so a reload's [[cache]] list applies to the next one.
+  const auto key_release = start_key_release_server(runtime.io(), config->agent.runtime_dir,
+                                                    [&](std::string_view request, const PeerIdentity& peer) {
+                                                      CacheVault vault(config->agent.state_dir, *master.key);
+                                                      return answer_key_request(request, peer, *config, vault);
+                                                    });
+  if (!key_release.server) {
+    log::error("key release: ", key_release.error);
+    return 3;
+  }
   log::info("postured ", kAgentVersion, " starting with ", config_path, ", ", checks.size(), " checks, cycle every ",
             config->schedule.check_interval.count(), " s");
   runtime.add_job(

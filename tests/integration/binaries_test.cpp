@@ -30,7 +30,8 @@ const std::string kExampleConfig = POSTURED_SOURCE_DIR "/config/postured.toml";
 std::string config_for(const FixtureRoot& dir, const std::string& extra = "") {
   const auto path = (dir.path() / "postured.toml").string();
   std::ofstream(path) << "[agent]\nstore_id = \"store-42\"\ndevice_id = \"pos-42-01\"\nstate_dir = \""
-                      << (dir.path() / "state").string() << "\"\n"
+                      << (dir.path() / "state").string() << "\"\nruntime_dir = \"" << (dir.path() / "run").string()
+                      << "\"\n"
                       << extra;
   return path;
 }
@@ -291,6 +292,6 @@ TEST_CASE("postured --check-config rejects a misspelt check id in checks.disable
   const auto config = config_for(dir, "[checks]\ndisabled = [\"linux.usb.storage_blokced\"]\n");
   const auto r = run({bin("postured"), "--check-config", "--config", config});
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, ContainsSubstring(":6:13: 'checks.disabled' names unknown check 'linux.usb.storage_blokced'; "
+  CHECK_THAT(r.err, ContainsSubstring(":7:13: 'checks.disabled' names unknown check 'linux.usb.storage_blokced'; "
                                       "did you mean 'linux.usb.storage_blocked'?"));
 }
