@@ -30,9 +30,10 @@ struct KeyReleaseServerStart {
   std::string error;                         // why there is no server: cannot create the folder or socket
 };
 
-// Listens on <runtime_dir>/postured.sock (mode 0660; runtime_dir is created 0755 when missing, and a
-// stale socket left by a killed daemon is replaced). Stops listening and removes the socket when destroyed.
+// Listens on <runtime_dir>/postured.sock (mode 0660, group `group` when it exists; runtime_dir is
+// created 0755 when missing, and a stale socket left by a killed daemon is replaced). Stops listening
+// and removes the socket when destroyed.
 KeyReleaseServerStart start_key_release_server(boost::asio::io_context& io, const std::filesystem::path& runtime_dir,
-                                               KeyReleaseServer::Handler handler);
+                                               const std::string& group, KeyReleaseServer::Handler handler);
 
 }  // namespace postured

@@ -30,7 +30,7 @@ constexpr std::array<std::string_view, 4> kLogLevels{"debug", "info", "warn", "e
 
 // The one table of postured.toml's keys. config/README.md states the same defaults; a unit test
 // compares the two so that the docs cannot drift from the code.
-const std::array<ConfigKey, 12> kSchema{{
+const std::array<ConfigKey, 13> kSchema{{
     {"agent", "device_id", ValueKind::string, false, R"("")", 0, 128, {},
      "Device id reported to the console. Empty: the contents of /etc/machine-id."},
     {"agent", "store_id", ValueKind::string, true, "", 1, 64, {},
@@ -39,6 +39,9 @@ const std::array<ConfigKey, 12> kSchema{{
      "Where the agent keeps its state (last report, keys, spool). Created with mode 0700."},
     {"agent", "runtime_dir", ValueKind::string, false, R"("/run/postured")", 1, 4096, {},
      "Where the agent puts its local socket."},
+    // The key release socket is 0660; POS programs reach it through this group (packaging creates it).
+    {"agent", "socket_group", ValueKind::string, false, R"("postured")", 0, 32, {},
+     "Group that owns the key release socket; put POS program users in it. Empty: the agent's own group."},
     {"agent", "log_level", ValueKind::choice, false, R"("info")", 0, 0, kLogLevels,
      "Least severe level that is logged: debug, info, warn or error."},
     // A posture cycle takes milliseconds; 1 minute is the floor so a typo cannot make it spin.
@@ -221,6 +224,7 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
   else if (is("agent", "store_id")) config.agent.store_id = std::move(value.text);
   else if (is("agent", "state_dir")) config.agent.state_dir = value.text;
   else if (is("agent", "runtime_dir")) config.agent.runtime_dir = value.text;
+  else if (is("agent", "socket_group")) config.agent.socket_group = std::move(value.text);
   else if (is("agent", "log_level")) {
     const auto at = std::find(kLogLevels.begin(), kLogLevels.end(), value.text) - kLogLevels.begin();
     config.agent.log_level = static_cast<LogLevel>(at);

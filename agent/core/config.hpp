@@ -22,6 +22,7 @@ struct AgentConfig {
   std::string store_id;
   std::filesystem::path state_dir;
   std::filesystem::path runtime_dir;
+  std::string socket_group;  // owner group of the key release socket; empty: the agent's own
   LogLevel log_level = LogLevel::info;
 };
 

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   auto service_manager = connect_service_manager();
   Runtime runtime(*service_manager);
   // Each request reads `config` as it is then, so a reload's [[cache]] list applies to the next one.
-  const auto key_release = start_key_release_server(runtime.io(), config->agent.runtime_dir,
+  const auto key_release = start_key_release_server(runtime.io(), config->agent.runtime_dir, config->agent.socket_group,
                                                     [&](std::string_view request, const PeerIdentity& peer) {
                                                       CacheVault vault(config->agent.state_dir, *master.key);
                                                       return answer_key_request(request, peer, *config, vault);

@@ -1,6 +1,7 @@
 // Linux: a Unix stream socket. SO_PEERCRED gives the peer's pid and uid as the kernel recorded them
 // at connect(); /proc/PID/exe gives its program.
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -208,7 +209,7 @@ std::string clear_the_way(const fs::path& path, const sockaddr_un& address) {
 }  // namespace
 
 KeyReleaseServerStart start_key_release_server(boost::asio::io_context& io, const fs::path& runtime_dir,
-                                               KeyReleaseServer::Handler handler) {
+                                               const std::string& group, KeyReleaseServer::Handler handler) {
   const auto fail = [](std::string why) { return KeyReleaseServerStart{nullptr, std::move(why)}; };
   const auto path = runtime_dir / key_release::kSocketName;
   std::error_code ec;
@@ -244,6 +245,17 @@ KeyReleaseServerStart start_key_release_server(boost::asio::io_context& io, cons
     why = "cannot set the mode of " + text + ": " + errno_text();
   else if (::listen(fd, SOMAXCONN) != 0)
     why = "cannot listen on " + text + ": " + errno_text();
+  if (why.empty() && !group.empty()) {
+    // The POS programs' way in: a missing group is not fatal (the owner uid check still decides),
+    // but nobody outside the agent's own group can connect until it exists.
+    if (const struct group* entry = ::getgrnam(group.c_str())) {
+      if (::chown(text.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0) {
+        why = "cannot give " + text + " to group " + group + ": " + errno_text();
+      }
+    } else {
+      log::warn("key release: group '", group, "' does not exist; ", text, " keeps the agent's group");
+    }
+  }
   if (!why.empty()) {
     if (bound == 0) ::unlink(text.c_str());
     ::close(fd);

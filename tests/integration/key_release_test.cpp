@@ -159,6 +159,7 @@ class KeyReleaseRig {
         << "[agent]\nstore_id = \"store-42\"\ndevice_id = \"pos-42-01\"\n"
         << "state_dir = \"" << dir.real("/state").string() << "\"\n"
         << "runtime_dir = \"" << dir.real("/run").string() << "\"\n"
+        << "socket_group = \"nogroup\"\n"
         << "[schedule]\ncheck_interval = \"1h\"\njitter = 0\n"
         << "[[cache]]\nname = \"loyalty\"\npath = \"" << loyalty_db().string() << "\"\nowner_exe = \"" << self_exe()
         << "\"\nowner_uid = " << loyalty_uid << "\n"
@@ -216,8 +217,7 @@ TEST_CASE("key release: the owner program gets the key that opens the encrypted 
 TEST_CASE("key release: a peer with another uid is refused, even running the owner program", "[key_release][daemon]") {
   if (::getuid() != 0) SKIP("needs root to drop to another uid");
   KeyReleaseRig rig;
-  // The deployment's way in for the POS user: the socket's group (0660), here nogroup.
-  REQUIRE(::chown(rig.socket_path().c_str(), static_cast<uid_t>(-1), kNobody) == 0);
+  // The deployment's way in for the POS user: the socket's group (agent.socket_group), here nogroup.
   int pipe_fds[2];
   REQUIRE(::pipe(pipe_fds) == 0);
   const pid_t child = ::fork();
@@ -310,6 +310,7 @@ TEST_CASE("key release: the socket has mode 0660 in a 0755 runtime folder", "[ke
   REQUIRE(::lstat(rig.socket_path().c_str(), &st) == 0);
   CHECK(S_ISSOCK(st.st_mode));
   CHECK((st.st_mode & 07777) == 0660);
+  CHECK(st.st_gid == kNobody);  // agent.socket_group = "nogroup"
   CHECK(st.st_uid == ::getuid());
   REQUIRE(::stat(rig.dir.real("/run").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0755);
