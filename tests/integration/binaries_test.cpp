@@ -17,6 +17,7 @@
 #include "core/text.hpp"
 #include "support/fixture_root.hpp"
 #include "support/process.hpp"
+#include "support/unix_socket.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using postured::test::bin;
@@ -167,9 +168,7 @@ TEST_CASE("the daemon notifies systemd, keeps its config on a bad reload, takes 
   FixtureRoot dir;
   const auto socket_path = (dir.path() / "notify.sock").string();
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  auto address = postured::test::unix_address(socket_path);
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

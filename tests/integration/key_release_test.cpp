@@ -18,6 +18,7 @@
 #include "postured/key_client.h"
 #include "support/fixture_root.hpp"
 #include "support/process.hpp"
+#include "support/unix_socket.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::Matches;
@@ -81,9 +82,7 @@ Fetched fetch(const std::string& socket, const char* cache_name) {
 std::string exchange(const std::string& socket_path, const std::string& request, bool half_close = false) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  auto address = postured::test::unix_address(socket_path);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

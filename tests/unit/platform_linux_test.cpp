@@ -12,6 +12,7 @@
 #include "core/atomic_file.hpp"
 #include "core/service_manager.hpp"
 #include "support/fixture_root.hpp"
+#include "support/unix_socket.hpp"
 
 using postured::test::FixtureRoot;
 
@@ -84,9 +85,7 @@ TEST_CASE("sd_notify datagrams reach the socket named by NOTIFY_SOCKET", "[syste
   const auto path = (dir.path() / "notify.sock").string();
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  auto address = postured::test::unix_address(path);
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
   timeval timeout{2, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
