@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/check.hpp"
 #include "core/config.hpp"
@@ -21,6 +22,9 @@ struct CommonOptions {
 std::optional<Config> resolve_config(const CommonOptions& options, const CheckList& checks);
 
 int run_doctor(const CommonOptions& options);
+
+// Scans files and folders for PANs and track data; exit 1 when anything is found.
+int run_scan(const CommonOptions& options, const std::vector<std::string>& paths);
 
 enum class CacheAction { status, encrypt, verify, rotate_key };
 int run_cache(const CommonOptions& options, CacheAction action, const std::string& name);

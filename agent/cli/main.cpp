@@ -22,6 +22,11 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor", "run every posture check on this device and show how to fix failures");
   add_common(doctor);
 
+  auto* scan = app.add_subcommand("scan", "look for card numbers and track data in files and folders (masked output)");
+  add_common(scan);
+  std::vector<std::string> scan_paths;
+  scan->add_option("PATH", scan_paths, "files or folders to scan")->required();
+
   auto* cache = app.add_subcommand("cache", "the encrypted customer caches declared in the configuration");
   cache->require_subcommand(1);
   std::string cache_name;
@@ -48,6 +53,7 @@ int main(int argc, char** argv) {
   if (!root.empty()) options.root = root;
 
   if (doctor->parsed()) return cli::run_doctor(options);
+  if (scan->parsed()) return cli::run_scan(options, scan_paths);
   if (cache_status->parsed()) return cli::run_cache(options, cli::CacheAction::status, "");
   if (cache_verify->parsed()) return cli::run_cache(options, cli::CacheAction::verify, cache_name);
   if (cache_encrypt->parsed()) return cli::run_cache(options, cli::CacheAction::encrypt, cache_name);

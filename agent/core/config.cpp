@@ -30,7 +30,7 @@ constexpr std::array<std::string_view, 4> kLogLevels{"debug", "info", "warn", "e
 
 // The one table of postured.toml's keys. config/README.md states the same defaults; a unit test
 // compares the two so that the docs cannot drift from the code.
-const std::array<ConfigKey, 13> kSchema{{
+const std::array<ConfigKey, 15> kSchema{{
     {"agent", "device_id", ValueKind::string, false, R"("")", 0, 128, {},
      "Device id reported to the console. Empty: the contents of /etc/machine-id."},
     {"agent", "store_id", ValueKind::string, true, "", 1, 64, {},
@@ -52,6 +52,11 @@ const std::array<ConfigKey, 13> kSchema{{
      "Each cycle starts up to this much later than the interval, at random."},
     {"checks", "disabled", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
      "Ids of checks that are not run, e.g. [\"linux.usb.storage_blocked\"]."},
+    // Card-data discovery in files (posturectl scan, and the daemon's scheduled scan).
+    {"scan", "max_file_bytes", ValueKind::integer, false, "1073741824", 1, 1LL << 40, {},
+     "Files larger than this are skipped (and listed as skipped)."},
+    {"scan", "ignore_pans", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
+     "Card numbers (digits only) never reported, e.g. the store's test cards."},
     // [[cache]]: one table per customer cache that the agent keeps encrypted.
     {"cache", "name", ValueKind::string, true, "", 1, 64, {},
      "Short unique name: letters, digits, '.', '_' or '-'. The cache's key is derived from it."},
@@ -231,6 +236,8 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
   } else if (is("schedule", "check_interval")) config.schedule.check_interval = std::chrono::seconds(value.number);
   else if (is("schedule", "jitter")) config.schedule.jitter = std::chrono::seconds(value.number);
   else if (is("checks", "disabled")) config.checks.disabled = std::move(value.list);
+  else if (is("scan", "max_file_bytes")) config.scan.max_file_bytes = static_cast<std::uint64_t>(value.number);
+  else if (is("scan", "ignore_pans")) config.scan.ignore_pans = std::move(value.list);
   else if (key.section == "cache") {
     auto& cache = config.caches.back();
     if (key.name == "name") cache.name = std::move(value.text);
@@ -254,7 +261,7 @@ void apply_defaults(Config& config, std::string_view section) {
 
 Config defaults() {
   Config config;
-  for (const auto section : {"agent", "schedule", "checks"}) apply_defaults(config, section);
+  for (const auto section : {"agent", "schedule", "checks", "scan"}) apply_defaults(config, section);
   return config;
 }
 
@@ -275,6 +282,16 @@ std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node&
       if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
       return error_at(source_name, element.source(),
                       "'checks.disabled' names unknown check '" + id + "'" + suggestion(id, ids));
+    }
+  }
+  if (key.section == "scan" && key.name == "ignore_pans") {
+    for (const auto& element : *node.as_array()) {
+      const auto& pan = element.as_string()->get();
+      const bool digits_only = std::all_of(pan.begin(), pan.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits_only || pan.size() < 13 || pan.size() > 19) {
+        // Never echo the value: it may be a real card number typed in by mistake.
+        return error_at(source_name, element.source(), "'scan.ignore_pans' entries must be 13 to 19 digits");
+      }
     }
   }
   if (key.section == "cache" && (key.name == "path" || key.name == "owner_exe")) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -35,6 +36,11 @@ struct ChecksConfig {
   std::vector<std::string> disabled;  // check ids that are not run
 };
 
+struct ScanConfig {
+  std::uint64_t max_file_bytes = 0;      // larger files are skipped
+  std::vector<std::string> ignore_pans;  // test cards, digits only
+};
+
 // One [[cache]]: a customer cache that the agent keeps encrypted with SQLCipher.
 struct CacheConfig {
   std::string name;
@@ -47,6 +53,7 @@ struct Config {
   AgentConfig agent;
   ScheduleConfig schedule;
   ChecksConfig checks;
+  ScanConfig scan;
   std::vector<CacheConfig> caches;
   std::filesystem::path source;  // the file it came from; empty for built-in defaults
 };

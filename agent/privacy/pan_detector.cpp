@@ -21,11 +21,23 @@ constexpr std::size_t kTrackTailDigits = 7;  // expiry YYMM + service code, pres
 bool is_digit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
 // The printed groupings of 13–19 digit card numbers.
-bool known_grouping(const std::vector<std::size_t>& groups) {
-  static const std::vector<std::vector<std::size_t>> kGroupings{
-      {4, 4, 4, 4}, {4, 6, 5}, {4, 6, 4}, {4, 4, 5}, {4, 4, 4, 1}, {4, 4, 4, 4, 1}, {4, 4, 4, 4, 2}, {4, 4, 4, 4, 3},
-      {6, 13},      {5, 5, 5, 4}};
-  return std::find(kGroupings.begin(), kGroupings.end(), groups) != kGroupings.end();
+bool known_grouping(const std::size_t* groups, std::size_t count) {
+  static constexpr std::array<std::array<std::size_t, 6>, 10> kGroupings{{{4, 4, 4, 4},
+                                                                          {4, 6, 5},
+                                                                          {4, 6, 4},
+                                                                          {4, 4, 5},
+                                                                          {4, 4, 4, 1},
+                                                                          {4, 4, 4, 4, 1},
+                                                                          {4, 4, 4, 4, 2},
+                                                                          {4, 4, 4, 4, 3},
+                                                                          {6, 13},
+                                                                          {5, 5, 5, 4}}};
+  for (const auto& grouping : kGroupings) {
+    std::size_t n = 0;
+    while (n < grouping.size() && grouping[n] != 0) ++n;
+    if (n == count && std::equal(groups, groups + count, grouping.begin())) return true;
+  }
+  return false;
 }
 
 // All one digit, or counting up or down by one: test patterns and placeholders, not cards.
@@ -62,48 +74,73 @@ std::size_t next_digit(std::string_view text, std::size_t i) {
   return i;
 }
 
+// Position of the next digit that can begin a card number: one in a run of digits, spaces and dashes
+// that holds at least 13 digits. Shorter runs (times, amounts, ids: most digits in a log) are
+// stepped over without being parsed.
+std::size_t next_start(std::string_view text, std::size_t i) {
+  const std::size_t n = text.size();
+  for (;;) {
+    i = next_digit(text, i);
+    if (i >= n) return n;
+    std::size_t digits = 0;
+    std::size_t j = i;
+    for (; j < n; ++j) {
+      const char c = text[j];
+      if (is_digit(c)) {
+        if (++digits == kMinDigits) return i;
+      } else if (c != ' ' && c != '-') {
+        break;
+      }
+    }
+    i = j;
+  }
+}
+
 std::size_t digit_run(std::string_view text, std::size_t i) {
   std::size_t j = i;
   while (j < text.size() && is_digit(text[j])) ++j;
   return j - i;
 }
 
+// One number as printed: digit groups joined by single spaces or dashes. Fixed-size, because the
+// scan meets a digit run every few bytes in a log and must not allocate for each.
 struct Candidate {
-  std::string digits;
+  std::array<char, kMaxDigits> digits{};
+  std::size_t count = 0;      // digits in the number (may exceed kMaxDigits: then it is too long)
   std::size_t end = 0;        // one past the last byte that belongs to the number
   bool contiguous = true;     // no separators: the only form track data uses
   bool plausible = false;     // 13–19 digits in a printed grouping
+
+  std::string_view view() const { return {digits.data(), std::min(count, kMaxDigits)}; }
 };
 
 // Reads the digit groups that start at `i` (a digit with no digit before it).
 Candidate read_candidate(std::string_view text, std::size_t i) {
   Candidate c;
-  std::vector<std::size_t> groups;
+  std::array<std::size_t, 6> groups{};
+  std::size_t group_count = 0;
   char separator = 0;
   std::size_t j = i;
   for (;;) {
     const std::size_t run = digit_run(text, j);
-    groups.push_back(run);
-    if (c.digits.size() + run <= kMaxDigits + 1) c.digits.append(text.substr(j, run));
+    groups[group_count++] = run;
+    for (std::size_t k = 0; k < run && c.count + k < kMaxDigits; ++k) c.digits[c.count + k] = text[j + k];
+    c.count += run;
     j += run;
     c.end = j;
     const bool separator_next = j + 1 < text.size() && (text[j] == ' ' || text[j] == '-') && is_digit(text[j + 1]) &&
                                 (separator == 0 || text[j] == separator);
-    if (!separator_next || run > kMaxGroupDigits || groups.size() >= 5) break;
+    if (!separator_next || run > kMaxGroupDigits || group_count == groups.size()) break;
     // A following group longer than a printed group is a separate number, unless it ends a
     // {6, 13} Maestro grouping.
     const std::size_t next = digit_run(text, j + 1);
-    if (next > kMaxGroupDigits && !(groups.size() == 1 && run == 6 && next == 13)) break;
+    if (next > kMaxGroupDigits && !(group_count == 1 && run == 6 && next == 13)) break;
     separator = text[j];
     j += 1;
   }
-  c.contiguous = groups.size() == 1;
-  const std::size_t total = [&] {
-    std::size_t sum = 0;
-    for (auto g : groups) sum += g;
-    return sum;
-  }();
-  c.plausible = total >= kMinDigits && total <= kMaxDigits && (c.contiguous || known_grouping(groups));
+  c.contiguous = group_count == 1;
+  c.plausible = c.count >= kMinDigits && c.count <= kMaxDigits &&
+                (c.contiguous || known_grouping(groups.data(), group_count));
   return c;
 }
 
@@ -212,16 +249,20 @@ PanDetector::PanDetector(std::vector<std::string> ignored) : ignored_(std::move(
 void PanDetector::scan(std::string_view text, std::size_t from, std::size_t to,
                        const std::function<void(const PanMatch&)>& found) const {
   to = std::min(to, text.size());
-  std::size_t i = next_digit(text, from);
+  // Start a full match length early: a window can begin inside a grouped number or a track, and
+  // reading from there would see its tail as a number of its own. From here, candidates are parsed
+  // as one pass over the whole text would parse them; only those starting at `from` or later count.
+  std::size_t i = next_start(text, from > kMaxMatchBytes ? from - kMaxMatchBytes : 0);
   while (i < to) {
     if (i > 0 && is_digit(text[i - 1])) {
-      i = next_digit(text, i + digit_run(text, i));  // the middle of a run that began before `from`
+      i = next_start(text, i + digit_run(text, i));  // the middle of a run that began before the window
       continue;
     }
     const auto candidate = read_candidate(text, i);
-    const auto& digits = candidate.digits;
+    const auto digits = candidate.view();
     if (candidate.plausible && luhn_valid(digits) && !degenerate(digits) &&
-        !std::binary_search(ignored_.begin(), ignored_.end(), digits)) {
+        !std::binary_search(ignored_.begin(), ignored_.end(), digits,
+                            [](std::string_view a, std::string_view b) { return a < b; })) {
       if (const auto brand = card_brand(digits)) {
         PanMatch match;
         match.kind = FindingKind::pan;
@@ -237,12 +278,12 @@ void PanDetector::scan(std::string_view text, std::size_t from, std::size_t to,
             match.length = track_end - track_start;
           }
         }
-        found(match);
-        i = next_digit(text, match.offset + match.length);
+        if (match.offset >= from) found(match);
+        i = next_start(text, match.offset + match.length);
         continue;
       }
     }
-    i = next_digit(text, candidate.end);
+    i = next_start(text, candidate.end);
   }
 }
 
