@@ -21,6 +21,15 @@ constexpr std::size_t kChunkBytes = 1 << 20;
 // whole in the next, and the detector sees what precedes a candidate.
 constexpr std::size_t kOverlap = 2 * PanDetector::kMaxMatchBytes;
 
+// Bits set in a 16-bit mask. Not __builtin_popcount: without -mpopcnt (not every target CPU has it)
+// that is a libgcc call, which cost about 10% of a scan.
+std::uint64_t bits_set(unsigned mask) {
+  mask = mask - ((mask >> 1) & 0x5555u);
+  mask = (mask & 0x3333u) + ((mask >> 2) & 0x3333u);
+  mask = (mask + (mask >> 4)) & 0x0F0Fu;
+  return (mask + (mask >> 8)) & 0x1Fu;
+}
+
 std::uint64_t count_newlines(const char* data, std::size_t size) {
   std::uint64_t lines = 0;
   std::size_t i = 0;
@@ -28,7 +37,7 @@ std::uint64_t count_newlines(const char* data, std::size_t size) {
   const __m128i newline = _mm_set1_epi8('\n');
   for (; i + 16 <= size; i += 16) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
-    lines += static_cast<std::uint64_t>(__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline)))));
+    lines += bits_set(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline))));
   }
 #endif
   for (; i < size; ++i) lines += data[i] == '\n' ? 1 : 0;
