@@ -27,10 +27,11 @@ namespace {
 
 constexpr long long kNoLimit = 0;
 constexpr std::array<std::string_view, 4> kLogLevels{"debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 3> kFolderActions{"report", "redact", "quarantine"};
 
 // The one table of postured.toml's keys. config/README.md states the same defaults; a unit test
 // compares the two so that the docs cannot drift from the code.
-const std::array<ConfigKey, 15> kSchema{{
+const std::array<ConfigKey, 20> kSchema{{
     {"agent", "device_id", ValueKind::string, false, R"("")", 0, 128, {},
      "Device id reported to the console. Empty: the contents of /etc/machine-id."},
     {"agent", "store_id", ValueKind::string, true, "", 1, 64, {},
@@ -50,6 +51,11 @@ const std::array<ConfigKey, 15> kSchema{{
     // Jitter spreads a fleet's cycles so a thousand terminals do not report in the same second.
     {"schedule", "jitter", ValueKind::duration, false, R"("2m")", 0, 86400, {},
      "Each cycle starts up to this much later than the interval, at random."},
+    // Enforcement rewrites cache rows and the scan reads whole folders: both run less often than checks.
+    {"schedule", "enforce_interval", ValueKind::duration, false, R"("1h")", 60, 7 * 86400, {},
+     "How often cache minimization and retention policies are enforced."},
+    {"schedule", "scan_interval", ValueKind::duration, false, R"("6h")", 60, 30 * 86400, {},
+     "How often the [[scan_folder]]s are scanned for card data."},
     {"checks", "disabled", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
      "Ids of checks that are not run, e.g. [\"linux.usb.storage_blocked\"]."},
     // Card-data discovery in files (posturectl scan, and the daemon's scheduled scan).
@@ -65,10 +71,18 @@ const std::array<ConfigKey, 15> kSchema{{
      "Absolute path of the one program that may fetch the key. Empty: no program may."},
     {"cache", "owner_uid", ValueKind::integer, false, "-1", -1, 4294967294LL, {},
      "The uid that program must run as. -1: no uid may (no program can fetch the key)."},
+    {"cache", "policy", ValueKind::string, false, R"("")", 0, 4096, {},
+     "Absolute path of the cache's minimization and retention policy (config/policies/). Empty: none."},
+    // [[scan_folder]]: folders of logs, exports and spools that the daemon scans for card data.
+    {"scan_folder", "path", ValueKind::string, true, "", 1, 4096, {},
+     "Absolute path of a folder to scan (recursively) on the schedule."},
+    {"scan_folder", "action", ValueKind::choice, false, R"("report")", 0, 0, kFolderActions,
+     "What to do with a file that holds card data: report, redact (truncate the PANs in place) or "
+     "quarantine (move it into the agent's encrypted vault, leaving a tombstone)."},
 }};
 
 // Sections written as arrays of tables ([[cache]]), each table one entry.
-constexpr std::array<std::string_view, 1> kArraySections{"cache"};
+constexpr std::array<std::string_view, 2> kArraySections{"cache", "scan_folder"};
 
 bool is_array_section(std::string_view section) {
   return std::find(kArraySections.begin(), kArraySections.end(), section) != kArraySections.end();
@@ -233,7 +247,9 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
   else if (is("agent", "log_level")) {
     const auto at = std::find(kLogLevels.begin(), kLogLevels.end(), value.text) - kLogLevels.begin();
     config.agent.log_level = static_cast<LogLevel>(at);
-  } else if (is("schedule", "check_interval")) config.schedule.check_interval = std::chrono::seconds(value.number);
+  } else if (is("schedule", "enforce_interval")) config.schedule.enforce_interval = std::chrono::seconds(value.number);
+  else if (is("schedule", "scan_interval")) config.schedule.scan_interval = std::chrono::seconds(value.number);
+  else if (is("schedule", "check_interval")) config.schedule.check_interval = std::chrono::seconds(value.number);
   else if (is("schedule", "jitter")) config.schedule.jitter = std::chrono::seconds(value.number);
   else if (is("checks", "disabled")) config.checks.disabled = std::move(value.list);
   else if (is("scan", "max_file_bytes")) config.scan.max_file_bytes = static_cast<std::uint64_t>(value.number);
@@ -244,6 +260,14 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
     else if (key.name == "path") cache.path = value.text;
     else if (key.name == "owner_exe") cache.owner_exe = value.text;
     else if (key.name == "owner_uid") cache.owner_uid = value.number;
+    else if (key.name == "policy") cache.policy = value.text;
+  } else if (key.section == "scan_folder") {
+    auto& folder = config.scan_folders.back();
+    if (key.name == "path") folder.path = value.text;
+    else if (key.name == "action") {
+      const auto at = std::find(kFolderActions.begin(), kFolderActions.end(), value.text) - kFolderActions.begin();
+      folder.action = static_cast<FolderAction>(at);
+    }
   }
 }
 
@@ -294,10 +318,13 @@ std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node&
       }
     }
   }
-  if (key.section == "cache" && (key.name == "path" || key.name == "owner_exe")) {
+  const bool is_path = (key.section == "cache" && (key.name == "path" || key.name == "owner_exe" || key.name == "policy")) ||
+                       (key.section == "scan_folder" && key.name == "path");
+  if (is_path) {
     const auto& text = node.as_string()->get();
     if (!text.empty() && text.front() != '/') {
-      return error_at(source_name, node.source(), "'cache." + std::string(key.name) + "' must be an absolute path");
+      return error_at(source_name, node.source(),
+                      "'" + std::string(key.section) + "." + std::string(key.name) + "' must be an absolute path");
     }
   }
   if (key.section == "cache" && key.name == "name") {
@@ -444,7 +471,8 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
         continue;
       }
       for (const auto& element : *array) {
-        config.caches.emplace_back();
+        if (section == "cache") config.caches.emplace_back();
+        else config.scan_folders.emplace_back();
         apply_defaults(config, section);
         validate_table(section, *element.as_table());
       }

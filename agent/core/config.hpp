@@ -30,6 +30,8 @@ struct AgentConfig {
 struct ScheduleConfig {
   std::chrono::seconds check_interval{};
   std::chrono::seconds jitter{};
+  std::chrono::seconds enforce_interval{};  // cache minimization and retention
+  std::chrono::seconds scan_interval{};     // card-data scan of the [[scan_folder]]s
 };
 
 struct ChecksConfig {
@@ -47,6 +49,16 @@ struct CacheConfig {
   std::filesystem::path path;
   std::filesystem::path owner_exe;  // empty: no program may fetch the key
   long long owner_uid = -1;         // -1: no uid may
+  std::filesystem::path policy;     // minimization and retention policy file; empty: none
+};
+
+// What the scheduled scan does with a file that holds card data.
+enum class FolderAction { report, redact, quarantine };
+
+// One [[scan_folder]]: a folder the daemon scans for card data on its schedule.
+struct ScanFolderConfig {
+  std::filesystem::path path;
+  FolderAction action = FolderAction::report;
 };
 
 struct Config {
@@ -55,6 +67,7 @@ struct Config {
   ChecksConfig checks;
   ScanConfig scan;
   std::vector<CacheConfig> caches;
+  std::vector<ScanFolderConfig> scan_folders;
   std::filesystem::path source;  // the file it came from; empty for built-in defaults
 };
 

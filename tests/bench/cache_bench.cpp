@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   const pid_t child = ::fork();
   if (child == 0) {
     postured::CacheVault vault(dir / "state", master);
-    postured::CacheConfig cache{"loyalty", encrypted, {}, -1};
+    postured::CacheConfig cache{"loyalty", encrypted, {}, -1, {}};
     const auto child_start = Clock::now();
     const auto result = vault.encrypt(cache, std::chrono::seconds(0));
     Migration done{seconds_since(child_start), result.rows};

@@ -257,3 +257,35 @@ TEST_CASE("[[cache]] problems are reported at their position", "[config][cache]"
   CHECK(twice.errors[0].to_string() == "p.toml:7:8: cache name 'a' is used twice");
   CHECK(twice.errors[1].to_string() == "p.toml:8:8: cache path '/x.db' is used twice");
 }
+
+TEST_CASE("[[scan_folder]] tables and cache policies are read and checked", "[config][scan]") {
+  const std::string head = "[agent]\nstore_id = \"s\"\n";
+  const auto load = parse_config(head + R"([schedule]
+scan_interval = "2h"
+[[cache]]
+name = "loyalty"
+path = "/var/lib/pos/loyalty.db"
+policy = "/etc/postured/policies/loyalty.toml"
+[[scan_folder]]
+path = "/var/log/pos"
+[[scan_folder]]
+path = "/var/spool/pos/exports"
+action = "quarantine"
+)",
+                                 "p.toml");
+  REQUIRE(load.config);
+  const auto& c = *load.config;
+  CHECK(c.schedule.scan_interval == std::chrono::hours(2));
+  CHECK(c.schedule.enforce_interval == std::chrono::hours(1));
+  CHECK(c.caches.at(0).policy == "/etc/postured/policies/loyalty.toml");
+  REQUIRE(c.scan_folders.size() == 2);
+  CHECK(c.scan_folders[0].path == "/var/log/pos");
+  CHECK(c.scan_folders[0].action == postured::FolderAction::report);
+  CHECK(c.scan_folders[1].action == postured::FolderAction::quarantine);
+  CHECK(only_error(parse_config(head + "[[scan_folder]]\npath = \"/x\"\naction = \"redcat\"\n", "p.toml")) ==
+        "p.toml:5:10: 'scan_folder.action' is \"redcat\"; did you mean 'redact'?");
+  CHECK(only_error(parse_config(head + "[[scan_folder]]\npath = \"logs\"\n", "p.toml")) ==
+        "p.toml:4:8: 'scan_folder.path' must be an absolute path");
+  CHECK(only_error(parse_config(head + "[[cache]]\nname = \"a\"\npath = \"/x.db\"\npolicy = \"p.toml\"\n", "p.toml")) ==
+        "p.toml:6:10: 'cache.policy' must be an absolute path");
+}

@@ -50,10 +50,10 @@ struct Rig {
     const auto db = dir.path() / "loyalty.db";
     make_plaintext_cache(db);
     config.agent.state_dir = dir.path() / "state";
-    config.caches.push_back({"loyalty", db, kOwnerExe, kOwnerUid});
-    config.caches.push_back({"receipts", dir.path() / "receipts.db", "", kOwnerUid});
-    config.caches.push_back({"offline", dir.path() / "offline.db", kOwnerExe, -1});
-    config.caches.push_back({"gone", dir.path() / "gone.db", kOwnerExe, kOwnerUid});
+    config.caches.push_back({"loyalty", db, kOwnerExe, kOwnerUid, {}});
+    config.caches.push_back({"receipts", dir.path() / "receipts.db", "", kOwnerUid, {}});
+    config.caches.push_back({"offline", dir.path() / "offline.db", kOwnerExe, -1, {}});
+    config.caches.push_back({"gone", dir.path() / "gone.db", kOwnerExe, kOwnerUid, {}});
   }
   void encrypt() {
     REQUIRE(vault.encrypt(config.caches[0], std::chrono::seconds(0)).outcome ==
