@@ -122,6 +122,53 @@ long long total(const std::vector<std::pair<std::string, long long>>& counts) {
   return sum;
 }
 
+
+// Migration: sqlcipher_export() from the open plaintext `source` into a new encrypted file.
+bool export_encrypted(Database& source, const fs::path& temp, const SecretKey& key, const std::string& user_version,
+                      std::string& error) {
+  SecretString attach(std::string("ATTACH DATABASE '"));
+  attach.append(file_uri(temp, "rwc"));
+  attach.append("' AS postured_new KEY \"");
+  attach.append(sqlcipher_key_literal(key).str());
+  attach.append("\";");
+  if (!source.exec(attach.str(), &error)) return false;
+  // Retention deletes rows; with incremental auto-vacuum the agent can hand the freed pages back
+  // (PRAGMA incremental_vacuum) without rewriting the whole file. It must be set before the first
+  // table exists. A source that already reclaims space (FULL) keeps its own setting.
+  const auto auto_vacuum = source.scalar("PRAGMA main.auto_vacuum;", &error);
+  if (!auto_vacuum) return false;
+  const std::string vacuum_mode = *auto_vacuum == "0" ? "INCREMENTAL" : *auto_vacuum;
+  // sqlcipher_export() copies schema and rows but not user_version: the POS software's schema
+  // version must survive, so it is copied by hand.
+  return source.exec("PRAGMA postured_new.auto_vacuum = " + vacuum_mode +
+                         "; SELECT sqlcipher_export('postured_new'); PRAGMA postured_new.user_version = " +
+                         user_version + "; DETACH DATABASE postured_new;",
+                     &error);
+}
+
+// Rotation: a byte copy of the (exclusively locked, checkpointed) cache, moved to the next key with
+// PRAGMA rekey. Rekeying a copy rather than the cache itself makes rotation crash-safe the same way
+// as migration: the cache is replaced by one rename, and until then it is untouched.
+bool copy_and_rekey(const fs::path& cache, const fs::path& temp, const SecretKey& from, const SecretKey& to,
+                    std::string& error) {
+  std::error_code ec;
+  if (!fs::copy_file(cache, temp, fs::copy_options::overwrite_existing, ec)) {
+    error = "cannot copy the cache: " + ec.message();
+    return false;
+  }
+  fs::permissions(temp, fs::perms::owner_read | fs::perms::owner_write, ec);
+  auto copy = Database::open(temp, error);
+  if (!copy) return false;
+  copy->key(from);
+  // The copy is private to this process: rekey it in rollback-journal mode, which every SQLCipher
+  // release supports; the owner's journal mode is set back when the copy is verified.
+  if (!copy->exec("PRAGMA journal_mode = DELETE;", &error)) return false;
+  SecretString rekey(std::string("PRAGMA rekey = \""));
+  rekey.append(sqlcipher_key_literal(to).str());
+  rekey.append("\";");
+  return copy->exec(rekey.str(), &error);
+}
+
 }  // namespace
 
 nlohmann::ordered_json to_json(const CacheStatus& s) {
@@ -328,19 +375,13 @@ CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::second
     rows = total(*before);
 
     remove_database_files(temp);
-    SecretString attach(std::string("ATTACH DATABASE '"));
-    attach.append(file_uri(temp, "rwc"));
-    attach.append("' AS postured_new KEY \"");
-    attach.append(sqlcipher_key_literal(derive_cache_key(master_, cache.name, to_generation)).str());
-    attach.append("\";");
-    if (!source->exec(attach.str(), &error)) return failed("cannot create " + temp.string() + ": " + error);
-    // sqlcipher_export() copies schema and rows but not user_version: the POS software's schema
-    // version must survive, so it is copied by hand.
-    if (!source->exec("SELECT sqlcipher_export('postured_new'); PRAGMA postured_new.user_version = " + *user_version +
-                          "; DETACH DATABASE postured_new;",
-                      &error)) {
+    const auto to_key = derive_cache_key(master_, cache.name, to_generation);
+    const auto made = rotate ? copy_and_rekey(cache.path, temp, derive_cache_key(master_, cache.name, *from_generation),
+                                              to_key, error)
+                             : export_encrypted(*source, temp, to_key, *user_version, error);
+    if (!made) {
       remove_database_files(temp);
-      return failed("export failed: " + error);
+      return failed((rotate ? "rekey failed: " : "export failed: ") + error);
     }
 
     // Verify the copy through a fresh connection, as the POS software will open it.
@@ -349,7 +390,7 @@ CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::second
       remove_database_files(temp);
       return failed("cannot reopen the copy: " + error);
     }
-    copy->key(derive_cache_key(master_, cache.name, to_generation));
+    copy->key(to_key);
     if (journal_mode == "wal" || journal_mode == "truncate" || journal_mode == "persist") {
       copy->exec("PRAGMA journal_mode = " + journal_mode + ";", &error);  // the journal mode is the owner's choice
     }

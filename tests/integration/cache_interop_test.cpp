@@ -79,6 +79,16 @@ TEST_CASE("the sqlcipher CLI reads an agent-encrypted cache with the key, and no
   const auto strings = run({"/bin/sh", "-c", "strings \"$0\" | grep -c -e 'Customer Name' -e '@example.com' || true",
                             db.string()});
   CHECK(strings.out == "0\n");
+
+  // After PRAGMA rekey (posturectl cache rotate-key), the CLI reads every row with the next
+  // generation's key, and the previous key reads nothing.
+  REQUIRE(run({bin("posturectl"), "cache", "rotate-key", "loyalty", "--config", config.string()}).exit_code == 0);
+  const auto next = postured::derive_cache_key(postured::test::read_master_key(dir.path() / "state"), "loyalty", 1);
+  const auto rotated = sqlcipher(dir, db, "PRAGMA key = \"" + postured::sqlcipher_key_literal(next).str() +
+                                              "\";\nSELECT count(*) FROM customers;\nPRAGMA cipher_integrity_check;\n");
+  CHECK(rotated.out == "ok\n3001\n");
+  const auto previous = sqlcipher(dir, db, pragma + "SELECT count(*) FROM customers;\n");
+  CHECK(previous.out.find("3001") == std::string::npos);
 }
 
 TEST_CASE("posturectl cache status reports each cache and exits 1 while one is unencrypted", "[cache][cli]") {

@@ -70,6 +70,7 @@ TEST_CASE("a plaintext cache is migrated in place with every row, user_version a
   CHECK(f.scalar("PRAGMA user_version;", f.key(0)) == "42");
   CHECK(f.scalar("PRAGMA journal_mode;", f.key(0)) == "wal");
   CHECK(f.scalar("SELECT email FROM customers WHERE id = 77;", f.key(0)) == "customer77@example.com");
+  CHECK(f.scalar("PRAGMA auto_vacuum;", f.key(0)) == "2");  // incremental: retention can give pages back
   for (const char* leftover : {".postured-tmp", ".postured-plain", "-journal"}) {
     CHECK_FALSE(std::filesystem::exists(f.cache.path.string() + leftover));
   }
@@ -90,6 +91,22 @@ TEST_CASE("a rollback-journal cache keeps its journal mode", "[cache]") {
   REQUIRE(f.vault().encrypt(f.cache, 5s).outcome == CacheOperation::Outcome::done);
   CHECK(f.scalar("PRAGMA journal_mode;", f.key(0)) == "delete");
   CHECK(f.scalar("PRAGMA user_version;", f.key(0)) == "3");
+  // Rotation rekeys a private copy in rollback-journal mode, then sets the owner's mode back.
+  REQUIRE(f.vault().rotate_key(f.cache, 5s).outcome == CacheOperation::Outcome::done);
+  CHECK(f.scalar("PRAGMA journal_mode;", f.key(1)) == "delete");
+  CHECK(f.scalar("PRAGMA user_version;", f.key(1)) == "3");
+  CHECK(count_rows(f.cache.path, "customers", f.key(1)) == 100);
+}
+
+TEST_CASE("a cache that already reclaims free pages keeps auto_vacuum = FULL", "[cache]") {
+  VaultFixture f;
+  make_plain_cache(f.cache.path, 10, "delete", 0);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(f.cache.path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA auto_vacuum = FULL; VACUUM;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(f.vault().encrypt(f.cache, 5s).outcome == CacheOperation::Outcome::done);
+  CHECK(f.scalar("PRAGMA auto_vacuum;", f.key(0)) == "1");
 }
 
 TEST_CASE("rotation moves the cache to the next key generation; the old key stops working", "[cache]") {
@@ -103,7 +120,13 @@ TEST_CASE("rotation moves the cache to the next key generation; the old key stop
   CHECK(count_rows(f.cache.path, "customers", f.key(0)) == -1);
   CHECK(count_rows(f.cache.path, "customers", f.key(1)) == 1000);
   CHECK(f.scalar("PRAGMA journal_mode;", f.key(1)) == "wal");
+  CHECK(f.scalar("PRAGMA user_version;", f.key(1)) == "7");
+  CHECK(f.scalar("PRAGMA auto_vacuum;", f.key(1)) == "2");
+  CHECK(f.scalar("PRAGMA cipher_integrity_check;", f.key(1)) == "<error>");  // no row: nothing failed
   CHECK(vault.status(f.cache).key_generation == 1);
+  for (const char* leftover : {".postured-tmp", ".postured-tmp-journal", ".postured-plain"}) {
+    CHECK_FALSE(std::filesystem::exists(f.cache.path.string() + leftover));
+  }
   std::string error;
   const auto current = vault.current_key(f.cache, error);
   REQUIRE(current);
