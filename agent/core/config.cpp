@@ -31,7 +31,7 @@ constexpr std::array<std::string_view, 3> kFolderActions{"report", "redact", "qu
 
 // The one table of postured.toml's keys. config/README.md states the same defaults; a unit test
 // compares the two so that the docs cannot drift from the code.
-const std::array<ConfigKey, 20> kSchema{{
+const std::array<ConfigKey, 23> kSchema{{
     {"agent", "device_id", ValueKind::string, false, R"("")", 0, 128, {},
      "Device id reported to the console. Empty: the contents of /etc/machine-id."},
     {"agent", "store_id", ValueKind::string, true, "", 1, 64, {},
@@ -58,6 +58,13 @@ const std::array<ConfigKey, 20> kSchema{{
      "How often the [[scan_folder]]s are scanned for card data."},
     {"checks", "disabled", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
      "Ids of checks that are not run, e.g. [\"linux.usb.storage_blocked\"]."},
+    {"checks", "policies", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
+     "Declarative check policies (absolute paths, config/policies/) run next to the built-in checks."},
+    // Patch level (PCI DSS 6.3.3: critical security patches within one month of release).
+    {"patch", "baseline", ValueKind::string, false, R"("")", 0, 4096, {},
+     "Absolute path of a patch baseline (TOML or JSON [[package]] name/fixed). Empty: none."},
+    {"patch", "security_window", ValueKind::duration, false, R"("30d")", 86400, 365 * 86400, {},
+     "How long a security fix may stay uninstalled before patch.security_updates_age fails."},
     // Card-data discovery in files (posturectl scan, and the daemon's scheduled scan).
     {"scan", "max_file_bytes", ValueKind::integer, false, "1073741824", 1, 1LL << 40, {},
      "Files larger than this are skipped (and listed as skipped)."},
@@ -252,6 +259,9 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
   else if (is("schedule", "check_interval")) config.schedule.check_interval = std::chrono::seconds(value.number);
   else if (is("schedule", "jitter")) config.schedule.jitter = std::chrono::seconds(value.number);
   else if (is("checks", "disabled")) config.checks.disabled = std::move(value.list);
+  else if (is("checks", "policies")) config.checks.policies.assign(value.list.begin(), value.list.end());
+  else if (is("patch", "baseline")) config.patch.baseline = value.text;
+  else if (is("patch", "security_window")) config.patch.security_window = std::chrono::seconds(value.number);
   else if (is("scan", "max_file_bytes")) config.scan.max_file_bytes = static_cast<std::uint64_t>(value.number);
   else if (is("scan", "ignore_pans")) config.scan.ignore_pans = std::move(value.list);
   else if (key.section == "cache") {
@@ -285,7 +295,7 @@ void apply_defaults(Config& config, std::string_view section) {
 
 Config defaults() {
   Config config;
-  for (const auto section : {"agent", "schedule", "checks", "scan"}) apply_defaults(config, section);
+  for (const auto section : {"agent", "schedule", "checks", "patch", "scan"}) apply_defaults(config, section);
   return config;
 }
 
@@ -308,6 +318,13 @@ std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node&
                       "'checks.disabled' names unknown check '" + id + "'" + suggestion(id, ids));
     }
   }
+  if (key.section == "checks" && key.name == "policies") {
+    for (const auto& element : *node.as_array()) {
+      if (element.as_string()->get().rfind('/', 0) != 0) {
+        return error_at(source_name, element.source(), "'checks.policies' entries must be absolute paths");
+      }
+    }
+  }
   if (key.section == "scan" && key.name == "ignore_pans") {
     for (const auto& element : *node.as_array()) {
       const auto& pan = element.as_string()->get();
@@ -319,7 +336,8 @@ std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node&
     }
   }
   const bool is_path = (key.section == "cache" && (key.name == "path" || key.name == "owner_exe" || key.name == "policy")) ||
-                       (key.section == "scan_folder" && key.name == "path");
+                       (key.section == "scan_folder" && key.name == "path") ||
+                       (key.section == "patch" && key.name == "baseline");
   if (is_path) {
     const auto& text = node.as_string()->get();
     if (!text.empty() && text.front() != '/') {

@@ -36,6 +36,12 @@ struct ScheduleConfig {
 
 struct ChecksConfig {
   std::vector<std::string> disabled;  // check ids that are not run
+  std::vector<std::filesystem::path> policies;  // declarative check policy files, run next to the built-in checks
+};
+
+struct PatchConfig {
+  std::filesystem::path baseline;            // patch baseline (TOML or JSON); empty: none
+  std::chrono::seconds security_window{};   // oldest missing security fix allowed (PCI DSS 6.3.3: one month)
 };
 
 struct ScanConfig {
@@ -65,6 +71,7 @@ struct Config {
   AgentConfig agent;
   ScheduleConfig schedule;
   ChecksConfig checks;
+  PatchConfig patch;
   ScanConfig scan;
   std::vector<CacheConfig> caches;
   std::vector<ScanFolderConfig> scan_folders;

@@ -289,3 +289,23 @@ action = "quarantine"
   CHECK(only_error(parse_config(head + "[[cache]]\nname = \"a\"\npath = \"/x.db\"\npolicy = \"p.toml\"\n", "p.toml")) ==
         "p.toml:6:10: 'cache.policy' must be an absolute path");
 }
+
+TEST_CASE("[patch] and checks.policies are read and checked", "[config]") {
+  const std::string head = "[agent]\nstore_id = \"s\"\n";
+  const auto load = parse_config(head + R"([checks]
+policies = ["/etc/postured/policies/pos-linux-baseline.toml"]
+[patch]
+baseline = "/etc/postured/baseline.toml"
+security_window = "14d"
+)",
+                                 "p.toml");
+  REQUIRE(load.config);
+  CHECK(load.config->checks.policies.at(0) == "/etc/postured/policies/pos-linux-baseline.toml");
+  CHECK(load.config->patch.baseline == "/etc/postured/baseline.toml");
+  CHECK(load.config->patch.security_window == std::chrono::hours(14 * 24));
+  CHECK(postured::default_config().patch.security_window == std::chrono::hours(30 * 24));
+  CHECK(only_error(parse_config(head + "[checks]\npolicies = [\"baseline.toml\"]\n", "p.toml")) ==
+        "p.toml:4:13: 'checks.policies' entries must be absolute paths");
+  CHECK(only_error(parse_config(head + "[patch]\nsecurity_window = \"2h\"\n", "p.toml")) ==
+        "p.toml:4:19: 'patch.security_window' is 2h, out of range [1d, 365d]");
+}
