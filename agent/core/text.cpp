@@ -43,4 +43,38 @@ std::string lower(std::string_view s) {
 
 bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && lower(a) == lower(b); }
 
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string suggestion(std::string_view word, std::span<const std::string_view> candidates) {
+  const std::string_view* best = nullptr;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 2) + 1;
+  for (const auto& candidate : candidates) {
+    // A truncated key ("owner" for "owner_exe") is as likely a slip as a typo.
+    const bool prefix = word.size() >= 3 && candidate.substr(0, word.size()) == word;
+    const auto d = prefix ? 1 : edit_distance(word, candidate);
+    if (d < best_distance) best_distance = d, best = &candidate;
+  }
+  if (best) return "; did you mean '" + std::string(*best) + "'?";
+  std::string all;
+  for (const auto& c : candidates) all += (all.empty() ? "" : ", ") + std::string(c);
+  return "; expected one of: " + all;
+}
+
 }  // namespace postured::text

@@ -1,6 +1,7 @@
 // Small text helpers for the line-oriented files that checks read.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,5 +15,9 @@ std::vector<std::string_view> lines(std::string_view s);
 std::vector<std::string_view> words(std::string_view s);
 std::string lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+
+// For "unknown key" messages: "; did you mean 'x'?" when `word` is a likely typo (small edit distance,
+// or a truncation) of one of `candidates`, else "; expected one of: a, b, c".
+std::string suggestion(std::string_view word, std::span<const std::string_view> candidates);
 
 }  // namespace postured::text
