@@ -73,51 +73,34 @@ void FileScanner::scan(const fs::path& path, ScanSummary& summary) const {
   if (ec) summary.skipped.push_back({path, "cannot list: " + ec.message()});
 }
 
-void FileScanner::scan_file(const fs::path& path, std::uint64_t size, ScanSummary& summary) const {
-  if (size > max_file_bytes_) {
-    summary.skipped.push_back({path, "larger than " + std::to_string(max_file_bytes_) + " bytes"});
-    return;
-  }
-  // O_NOATIME: a scan should not make every log look freshly read (allowed for the file's owner and root).
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    summary.skipped.push_back({path, std::strerror(errno)});
-    return;
-  }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
+TextScan FileScanner::scan_text(int fd, const std::function<void(const TextMatch&)>& found) const {
+  ContentReader content(fd, max_file_bytes_);
+  TextReader reader(content);
   std::vector<char> buffer(kOverlap + kChunkBytes);
-  std::size_t kept = 0;               // bytes at the start of `buffer` carried over from the last chunk
-  std::size_t scan_from = 0;          // in buffer: matches starting before this were reported already
-  std::uint64_t buffer_offset = 0;    // file offset of buffer[0]
-  std::uint64_t lines_before = 0;     // newlines in the file before buffer[counted]
+  std::size_t kept = 0;             // bytes at the start of `buffer` carried over from the last chunk
+  std::size_t scan_from = 0;        // in buffer: matches starting before this were reported already
+  std::uint64_t buffer_offset = 0;  // text offset of buffer[0]
+  std::uint64_t lines_before = 0;   // newlines in the text before buffer[counted]
   std::size_t counted = 0;
   bool eof = false;
   while (!eof) {
     std::size_t filled = kept;
     while (filled < buffer.size()) {
-      const auto n = ::read(fd, buffer.data() + filled, buffer.size() - filled);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        summary.skipped.push_back({path, std::string("read error: ") + std::strerror(errno)});
-        ::close(fd);
-        return;
-      }
+      const std::size_t n = reader.read(buffer.data() + filled, buffer.size() - filled);
       if (n == 0) {
-        eof = true;
+        eof = true;  // the end of the text, or an error that content.error() reports
         break;
       }
-      filled += static_cast<std::size_t>(n);
+      filled += n;
     }
-    summary.bytes_scanned += filled - kept;
     const std::string_view text(buffer.data(), filled);
-    // Until the end of the file, a match must start early enough to lie wholly in this buffer.
+    // Until the end of the text, a match must start early enough to lie wholly in this buffer.
     const std::size_t scan_to = eof ? filled : filled - kOverlap;
     detector_.scan(text, scan_from, scan_to, [&](const PanMatch& match) {
       lines_before += count_newlines(buffer.data() + counted, match.offset - counted);
       counted = match.offset;
-      summary.findings.push_back({match, path, lines_before + 1, buffer_offset + match.offset});
+      const std::uint64_t offset = buffer_offset + match.offset;
+      found({match, text.substr(match.offset, match.length), offset, reader.content_offset(offset), lines_before + 1});
     });
     if (eof) break;
     // Carry the tail over: the last kOverlap bytes are context and may hold the start of a match.
@@ -133,7 +116,43 @@ void FileScanner::scan_file(const fs::path& path, std::uint64_t size, ScanSummar
     buffer_offset += keep_from;
     scan_from = scan_to - keep_from;
   }
+  TextScan result;
+  result.compression = content.compression();
+  result.encoding = reader.encoding();
+  result.bom_bytes = reader.bom_bytes();
+  result.content_bytes = content.produced();
+  result.error = content.error();
+  result.over_limit = content.over_limit();
+  return result;
+}
+
+void FileScanner::scan_file(const fs::path& path, std::uint64_t size, ScanSummary& summary) const {
+  if (size > max_file_bytes_) {
+    summary.skipped.push_back({path, "larger than " + std::to_string(max_file_bytes_) + " bytes"});
+    return;
+  }
+  // O_NOATIME: a scan should not make every log look freshly read (allowed for the file's owner and root).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    summary.skipped.push_back({path, std::strerror(errno)});
+    return;
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const std::size_t first = summary.findings.size();
+  const auto result = scan_text(fd, [&](const TextMatch& m) {
+    summary.findings.push_back({m.match, path, m.line, m.content_offset});
+  });
   ::close(fd);
+  for (std::size_t i = first; i < summary.findings.size(); ++i) {
+    summary.findings[i].encoding = result.encoding;
+    summary.findings[i].compression = result.compression;
+  }
+  summary.bytes_scanned += result.content_bytes;
+  if (!result.error.empty()) {
+    summary.skipped.push_back({path, result.error});
+    return;
+  }
   ++summary.files_scanned;
 }
 
