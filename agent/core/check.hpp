@@ -10,6 +10,7 @@
 namespace postured {
 
 class Host;
+struct Config;
 
 enum class Status { pass, fail, error, not_applicable };
 enum class Severity { low, medium, high, critical };
@@ -41,6 +42,9 @@ struct Outcome {
 struct Context {
   const Host& host;
   std::chrono::system_clock::time_point now;
+  // The agent's configuration, for checks with settings of their own (patch.security_window);
+  // null where there is none (tests), and then a check uses the built-in defaults.
+  const Config* config = nullptr;
 };
 
 class Check {

@@ -73,7 +73,7 @@ DoctorReport inspect_device(const CheckList& checks, const Host& host, const Con
                             std::chrono::system_clock::time_point now) {
   DoctorReport report;
   report.device = identify_device(host, config.agent);
-  report.checks = run_checks(checks, Context{host, now}, config.checks.disabled);
+  report.checks = run_checks(checks, Context{host, now, &config}, config.checks.disabled);
   return report;
 }
 

@@ -1,8 +1,8 @@
-#include "kernel_reboot/dpkg_version.hpp"
+#include "patch/dpkg_version.hpp"
 
 #include <charconv>
 
-namespace postured::checks {
+namespace postured::patch {
 namespace {
 
 bool is_digit(char c) {
@@ -81,4 +81,4 @@ int compare_dpkg_versions(std::string_view a, std::string_view b) {
   return compare_dpkg_version_parts(pa.revision, pb.revision);
 }
 
-}  // namespace postured::checks
+}  // namespace postured::patch
