@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "policy/policy_checks.hpp"
 
 namespace postured::cli {
 
@@ -13,7 +14,8 @@ std::optional<Config> resolve_config(const CommonOptions& options, const CheckLi
     if (!std::filesystem::exists(kDefaultConfigPath, ec)) return default_config();
     path = kDefaultConfigPath;
   }
-  auto load = load_config_file(path, check_ids(checks));
+  // checks.disabled may also name the checks of the policies the file lists.
+  auto load = policy::load_config_with_policies(path, check_ids(checks));
   for (const auto& e : load.errors) std::cerr << e.to_string() << "\n";
   return load.config;
 }

@@ -11,6 +11,15 @@
 
 namespace postured {
 
+// What stat(2) says about a file: enough to judge permissions and ownership.
+struct FileStatus {
+  enum class Type { regular, directory, other };
+  Type type = Type::other;
+  unsigned mode = 0;  // permission bits with setuid, setgid and sticky (07777)
+  unsigned uid = 0;
+  unsigned gid = 0;
+};
+
 class Host {
  public:
   virtual ~Host() = default;
@@ -19,6 +28,8 @@ class Host {
   virtual std::optional<std::string> read_file(std::string_view path, std::string* why = nullptr) const = 0;
   // True if `path` exists (a dangling symlink counts as existing).
   virtual bool exists(std::string_view path) const = 0;
+  // Type, mode and owner of `path` (following symlinks, like read_file), or nullopt when it is missing.
+  virtual std::optional<FileStatus> file_status(std::string_view path) const = 0;
   // Names of the entries in directory `path`, sorted; empty if it is missing or unreadable.
   virtual std::vector<std::string> list_dir(std::string_view path) const = 0;
   // Absolute paths matching a shell glob (`*`, `?`, `[...]` within one component), sorted.

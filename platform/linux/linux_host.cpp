@@ -1,5 +1,6 @@
 // Host on Linux: every absolute path is read below a root folder ("/" on a real device).
 #include <fnmatch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
@@ -57,6 +58,19 @@ class LinuxHost final : public Host {
   bool exists(std::string_view path) const override {
     std::error_code ec;
     return fs::exists(fs::symlink_status(map(path), ec));
+  }
+
+  std::optional<FileStatus> file_status(std::string_view path) const override {
+    struct stat info {};
+    if (::stat(map(path).c_str(), &info) != 0) return std::nullopt;
+    FileStatus status;
+    status.type = S_ISREG(info.st_mode)   ? FileStatus::Type::regular
+                  : S_ISDIR(info.st_mode) ? FileStatus::Type::directory
+                                          : FileStatus::Type::other;
+    status.mode = info.st_mode & 07777;
+    status.uid = info.st_uid;
+    status.gid = info.st_gid;
+    return status;
   }
 
   std::vector<std::string> list_dir(std::string_view path) const override {
