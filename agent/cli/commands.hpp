@@ -23,10 +23,27 @@ std::optional<Config> resolve_config(const CommonOptions& options, const CheckLi
 
 int run_doctor(const CommonOptions& options);
 
-// Scans files and folders for PANs and track data; exit 1 when anything is found.
-int run_scan(const CommonOptions& options, const std::vector<std::string>& paths);
+// Validates hardening policy files; exit 0 when every file is valid, 2 (with FILE:LINE:COL) otherwise.
+int run_policy_check(const CommonOptions& options, const std::vector<std::string>& files);
+
+// Scans files and folders for PANs and track data, report only; or with `configured`, the
+// [[scan_folder]]s with their actions, as the daemon does. Exit 1 when anything is found, 3 when an
+// action could not be done.
+int run_scan(const CommonOptions& options, const std::vector<std::string>& paths, bool configured);
+
+// The quarantine vault's entries; and restoring one to `to` (default: where it was).
+int run_quarantine_list(const CommonOptions& options);
+int run_quarantine_restore(const CommonOptions& options, const std::string& id, const std::string& to);
+
+// Inventory, baseline comparison, security updates and reboot state; exit 1 when a package is
+// below the baseline or a reboot is due, 2 for a bad baseline, 3 when the inventory cannot be read.
+int run_patch(const CommonOptions& options, const std::string& baseline_path);
 
 enum class CacheAction { status, encrypt, verify, rotate_key };
 int run_cache(const CommonOptions& options, CacheAction action, const std::string& name);
+
+// Applies the minimization and retention policy of one cache (or of every cache that has one);
+// with `dry_run`, changes nothing and reports what would change.
+int run_cache_enforce(const CommonOptions& options, const std::string& name, bool dry_run);
 
 }  // namespace postured::cli

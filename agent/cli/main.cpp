@@ -25,7 +25,27 @@ int main(int argc, char** argv) {
   auto* scan = app.add_subcommand("scan", "look for card numbers and track data in files and folders (masked output)");
   add_common(scan);
   std::vector<std::string> scan_paths;
-  scan->add_option("PATH", scan_paths, "files or folders to scan")->required();
+  auto* scan_paths_option = scan->add_option("PATH", scan_paths, "files or folders to scan (report only)");
+  bool scan_configured = false;
+  scan->add_flag("--configured", scan_configured, "scan the [[scan_folder]]s with their actions, as the daemon does")
+      ->excludes(scan_paths_option);
+
+  auto* quarantine = app.add_subcommand("quarantine", "files that the scan moved into the encrypted quarantine vault");
+  quarantine->require_subcommand(1);
+  auto* quarantine_list = quarantine->add_subcommand("list", "list the vault's entries: id, original path, when, why");
+  add_common(quarantine_list);
+  auto* quarantine_restore =
+      quarantine->add_subcommand("restore", "decrypt an entry back into a file (never over an existing one)");
+  add_common(quarantine_restore);
+  std::string quarantine_id;
+  std::string restore_to;
+  quarantine_restore->add_option("ID", quarantine_id, "vault entry id (see quarantine list)")->required();
+  quarantine_restore->add_option("--to", restore_to, "where to write the file (default: where it was)");
+
+  auto* patch = app.add_subcommand("patch", "installed packages against the patch baseline, security updates, reboot");
+  add_common(patch);
+  std::string baseline_path;
+  patch->add_option("--baseline", baseline_path, "patch baseline, TOML or JSON (default: patch.baseline)");
 
   auto* cache = app.add_subcommand("cache", "the encrypted customer caches declared in the configuration");
   cache->require_subcommand(1);
@@ -41,6 +61,19 @@ int main(int argc, char** argv) {
   auto* cache_rotate = cache->add_subcommand("rotate-key", "move a cache to its next key generation");
   add_common(cache_rotate);
   cache_rotate->add_option("NAME", cache_name, "cache name")->required();
+  auto* cache_enforce =
+      cache->add_subcommand("enforce", "apply each cache's minimization and retention policy (purge, transform, find PANs)");
+  add_common(cache_enforce);
+  cache_enforce->add_option("NAME", cache_name, "cache name (default: every cache that has a policy)");
+  bool dry_run = false;
+  cache_enforce->add_flag("--dry-run", dry_run, "change nothing; report what would change");
+
+  auto* policy = app.add_subcommand("policy", "declarative hardening policies (agent/policy/README.md)");
+  policy->require_subcommand(1);
+  auto* policy_check = policy->add_subcommand("check", "validate policy files: exit 0, or 2 with FILE:LINE:COL for each problem");
+  policy_check->add_flag("--json", options.json, "print one JSON document instead of text");
+  std::vector<std::string> policy_files;
+  policy_check->add_option("FILE", policy_files, "policy files (TOML)")->required();
 
   try {
     app.parse(argc, argv);
@@ -53,10 +86,15 @@ int main(int argc, char** argv) {
   if (!root.empty()) options.root = root;
 
   if (doctor->parsed()) return cli::run_doctor(options);
-  if (scan->parsed()) return cli::run_scan(options, scan_paths);
+  if (scan->parsed()) return cli::run_scan(options, scan_paths, scan_configured);
+  if (quarantine_list->parsed()) return cli::run_quarantine_list(options);
+  if (quarantine_restore->parsed()) return cli::run_quarantine_restore(options, quarantine_id, restore_to);
+  if (patch->parsed()) return cli::run_patch(options, baseline_path);
+  if (policy_check->parsed()) return cli::run_policy_check(options, policy_files);
   if (cache_status->parsed()) return cli::run_cache(options, cli::CacheAction::status, "");
   if (cache_verify->parsed()) return cli::run_cache(options, cli::CacheAction::verify, cache_name);
   if (cache_encrypt->parsed()) return cli::run_cache(options, cli::CacheAction::encrypt, cache_name);
   if (cache_rotate->parsed()) return cli::run_cache(options, cli::CacheAction::rotate_key, cache_name);
+  if (cache_enforce->parsed()) return cli::run_cache_enforce(options, cache_name, dry_run);
   return 2;
 }

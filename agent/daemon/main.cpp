@@ -13,13 +13,14 @@
 #include "core/runtime.hpp"
 #include "core/version.hpp"
 #include "daemon/cycle.hpp"
+#include "policy/policy_checks.hpp"
 
 namespace {
 
 // Prints every problem as FILE:LINE:COL: message; returns the config only when there are none.
 std::optional<postured::Config> load_or_report(const std::filesystem::path& path) {
   static const auto known_checks = postured::check_ids(postured::builtin_checks());
-  auto load = postured::load_config_file(path, known_checks);
+  auto load = postured::policy::load_config_with_policies(path, known_checks);
   for (const auto& e : load.errors) std::cerr << e.to_string() << "\n";
   return load.config;
 }
@@ -64,7 +65,8 @@ int main(int argc, char** argv) {
   const auto checks = builtin_checks();
   if (once) {
     const auto host = open_host(root);
-    const auto result = run_cycle(checks, *host, *config, *master.key);
+    const auto checks_and_policies = policy::with_policy_checks(builtin_checks(), *config, root);
+    const auto result = run_cycle(checks_and_policies, *host, *config, *master.key, true);
     if (!result.completed) return 3;
     return result.has_problems ? 1 : 0;
   }
@@ -88,7 +90,28 @@ int main(int argc, char** argv) {
       [&] {
         // A fresh Host per cycle: its process list is a snapshot of this moment.
         const auto host = open_host(root);
-        run_cycle(checks, *host, *config, *master.key);
+        // Policy files are read again each cycle: an edited policy applies without a reload.
+        run_cycle(policy::with_policy_checks(builtin_checks(), *config, root), *host, *config,
+                  *master.key);
+      });
+  // Enforcement runs off the loop (it can take seconds on a large cache); destroying the worker at
+  // exit stops a run between batches.
+  BackgroundRun enforcement;
+  runtime.add_job(
+      "enforce", [&] { return JobPeriod{config->schedule.enforce_interval, config->schedule.jitter}; },
+      [&] {
+        const bool started = enforcement.start(
+            [config = *config, &master](std::stop_token stop) { enforce_policies(config, *master.key, stop); });
+        if (!started) log::info("enforcement: the previous run is still going; skipped");
+      });
+  // The folder scan reads whole log folders at low priority on its own thread, like enforcement.
+  BackgroundRun scan;
+  runtime.add_job(
+      "scan", [&] { return JobPeriod{config->schedule.scan_interval, config->schedule.jitter}; },
+      [&] {
+        const bool started =
+            scan.start([config = *config, &master](std::stop_token) { scan_configured_folders(config, *master.key); });
+        if (!started) log::info("scan: the previous run is still going; skipped");
       });
   runtime.on_reload([&] {
     auto fresh = load_or_report(config_path);
