@@ -42,6 +42,12 @@ class Host {
   virtual bool service_enabled(std::string_view unit) const = 0;
   // True if a process whose command name (comm, at most 15 characters) is `comm` is running.
   virtual bool process_running(std::string_view comm) const = 0;
+  // Where `path` of this host is in the agent's own file system, for a reader that must open the
+  // file itself (a database); nullopt for a host whose files are not local.
+  virtual std::optional<std::filesystem::path> local_path(std::string_view path) const {
+    static_cast<void>(path);
+    return std::nullopt;
+  }
 };
 
 // The host below `root` ("/" for the real device). Implemented by the platform layer.

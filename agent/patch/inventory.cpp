@@ -4,15 +4,25 @@
 #include "core/text.hpp"
 #include "patch/dpkg_version.hpp"
 #include "patch/rpm_version.hpp"
+#include "patch/rpmdb.hpp"
 
 namespace postured::patch {
 namespace {
 
-// Where rpm keeps its database: the sqlite backend (rpm >= 4.16, RHEL 9, Fedora 33+), Berkeley DB
-// (RHEL 7/8) and SUSE's ndb, in the old and the /usr/lib/sysimage locations.
-constexpr const char* kRpmDatabases[] = {"/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite",
-                                         "/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/Packages.db",
-                                         "/var/lib/rpm/Packages.db"};
+// Where rpm keeps its database: the sqlite backend (rpm >= 4.16: RHEL 9, Fedora 33+, openSUSE since
+// 2022) in the old and the /usr/lib/sysimage locations, which we read; then Berkeley DB (RHEL 7/8)
+// and SUSE's ndb, which we recognise so that the error says what was found rather than "no database".
+struct RpmDatabase {
+  const char* path;
+  const char* unsupported;  // why it is not read; null for the sqlite backend
+};
+constexpr RpmDatabase kRpmDatabases[] = {
+    {"/var/lib/rpm/rpmdb.sqlite", nullptr},
+    {"/usr/lib/sysimage/rpm/rpmdb.sqlite", nullptr},
+    {"/var/lib/rpm/Packages", "the Berkeley DB backend (rpm < 4.16)"},
+    {"/usr/lib/sysimage/rpm/Packages.db", "SUSE's ndb backend"},
+    {"/var/lib/rpm/Packages.db", "SUSE's ndb backend"},
+};
 
 // "Status: install ok installed": the third word is the state, the second dpkg's error flag.
 bool installed(std::string_view status) {
@@ -38,6 +48,23 @@ void add_if_installed(const Paragraph& p, std::vector<InstalledPackage>& out) {
     }
   }
   out.push_back(std::move(package));
+}
+
+// rpm's database is opened in place, read-only and immutable (rpm's file is never locked or
+// written), when the host's files are local; otherwise it is read from a snapshot in memory, which
+// Host::read_file caps in size.
+InventoryRead read_rpm_inventory(const Host& host, const char* path) {
+  RpmdbRead read;
+  if (const auto local = host.local_path(path)) {
+    read = read_rpmdb_sqlite(*local);
+  } else {
+    std::string why;
+    auto image = host.read_file(path, &why);
+    if (!image) return {std::nullopt, std::string("cannot read ") + path + ": " + why, {}};
+    read = read_rpmdb_sqlite_image(std::move(*image));
+  }
+  if (!read.packages) return {std::nullopt, std::string("cannot read ") + path + ": " + read.error, {}};
+  return {Inventory{PackageFormat::rpm, std::move(*read.packages)}, {}, std::move(read.skipped)};
 }
 
 }  // namespace
@@ -79,15 +106,20 @@ InventoryRead read_inventory(const Host& host) {
   if (host.exists(kDpkgStatusPath)) {
     std::string why;
     const auto status = host.read_file(kDpkgStatusPath, &why);
-    if (!status) return {std::nullopt, std::string("cannot read ") + kDpkgStatusPath + ": " + why};
-    return {Inventory{PackageFormat::dpkg, parse_dpkg_status(*status)}, {}};
+    if (!status) return {std::nullopt, std::string("cannot read ") + kDpkgStatusPath + ": " + why, {}};
+    return {Inventory{PackageFormat::dpkg, parse_dpkg_status(*status)}, {}, {}};
   }
-  for (const auto* database : kRpmDatabases) {
-    // Reading rpm headers needs the header blob format (and Berkeley DB or ndb on older systems):
-    // say so rather than report an empty inventory.
-    if (host.exists(database)) return {std::nullopt, std::string("rpm inventory not supported yet (") + database + ")"};
+  for (const auto& database : kRpmDatabases) {
+    if (!host.exists(database.path)) continue;
+    if (database.unsupported) {
+      return {std::nullopt,
+              std::string("rpm database ") + database.path + " uses " + database.unsupported +
+                  ", which is not read; only rpmdb.sqlite (rpm >= 4.16) is",
+              {}};
+    }
+    return read_rpm_inventory(host, database.path);
   }
-  return {std::nullopt, std::string("no package database found (") + kDpkgStatusPath + ", /var/lib/rpm)"};
+  return {std::nullopt, std::string("no package database found (") + kDpkgStatusPath + ", /var/lib/rpm)", {}};
 }
 
 int compare_versions(PackageFormat format, std::string_view a, std::string_view b) {

@@ -33,6 +33,7 @@ struct Inventory {
 struct InventoryRead {
   std::optional<Inventory> inventory;  // set when the database was read
   std::string error;                   // why not, otherwise
+  std::vector<std::string> skipped;    // entries of a read database that were left out, and why
 };
 
 // Where dpkg keeps its database, as seen on the device.
@@ -42,8 +43,9 @@ inline constexpr const char* kDpkgStatusPath = "/var/lib/dpkg/status";
 // to-be-removed packages are still installed; half-installed, unpacked or config-files ones are not).
 std::vector<InstalledPackage> parse_dpkg_status(std::string_view status);
 
-// The device's package inventory: dpkg's status file, or an error naming what was found and why it
-// could not be read (rpm databases are recognised but not read yet).
+// The device's package inventory: dpkg's status file, else rpm's sqlite database (a malformed header
+// is skipped and listed in `skipped`), or an error naming what was found and why it could not be read
+// (rpm's Berkeley DB and ndb backends are recognised but not read).
 InventoryRead read_inventory(const Host& host);
 
 // Orders two versions the way `format`'s package manager does: <0, 0, >0.

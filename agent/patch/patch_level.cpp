@@ -75,6 +75,8 @@ std::vector<BelowBaseline> compare_with_baseline(const Inventory& inventory, con
 PatchLevel inspect_patch_level(const Host& host, const Baseline* baseline) {
   PatchLevel level;
   auto read = read_inventory(host);
+  // A package record the reader could not parse is named, so that a short inventory is explained.
+  for (auto& skipped : read.skipped) level.errors.push_back(std::move(skipped));
   if (read.inventory) {
     level.inventory = std::move(read.inventory);
   } else {

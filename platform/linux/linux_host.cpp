@@ -135,6 +135,8 @@ class LinuxHost final : public Host {
     return processes_->count(std::string(comm.substr(0, 15))) > 0;
   }
 
+  std::optional<fs::path> local_path(std::string_view path) const override { return map(path); }
+
  private:
   fs::path map(std::string_view path) const {
     while (!path.empty() && path.front() == '/') path.remove_prefix(1);
