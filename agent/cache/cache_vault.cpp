@@ -89,23 +89,6 @@ std::string describe(const std::vector<FileHolder>& holders) {
 }
 
 // Serialises vault operations on one cache across processes (the daemon and posturectl).
-class CacheLock {
- public:
-  explicit CacheLock(const fs::path& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
-  }
-  ~CacheLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  CacheLock(const CacheLock&) = delete;
-  CacheLock& operator=(const CacheLock&) = delete;
-  bool held() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
 // Waits until no other process has `path` open; the holders still there when time runs out.
 std::vector<FileHolder> wait_for_holders(const fs::path& path, std::chrono::seconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -170,6 +153,26 @@ bool copy_and_rekey(const fs::path& cache, const fs::path& temp, const SecretKey
 }
 
 }  // namespace
+
+CacheLock::CacheLock(const fs::path& state_dir, const std::string& name, std::optional<std::chrono::milliseconds> wait,
+                     std::stop_token stop) {
+  std::error_code ec;
+  fs::create_directories(state_dir / "caches", ec);
+  fd_ = ::open((state_dir / "caches" / (name + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + wait.value_or(std::chrono::milliseconds(0));
+  for (;;) {
+    if (::flock(fd_, wait ? LOCK_EX | LOCK_NB : LOCK_EX) == 0) return;
+    if (!wait || std::chrono::steady_clock::now() >= deadline || stop.stop_requested()) break;
+    std::this_thread::sleep_for(kHolderPoll);
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+CacheLock::~CacheLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 nlohmann::ordered_json to_json(const CacheStatus& s) {
   return {{"name", s.name},
@@ -327,8 +330,7 @@ CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::second
   using Outcome = CacheOperation::Outcome;
   const auto failed = [](std::string why) { return CacheOperation{Outcome::failed, std::move(why), 0}; };
   std::error_code ec;
-  fs::create_directories(state_dir_ / "caches", ec);
-  CacheLock lock(state_dir_ / "caches" / (cache.name + ".lock"));
+  CacheLock lock(state_dir_, cache.name);
   if (!lock.held()) return failed("cannot take the cache's lock in " + (state_dir_ / "caches").string());
 
   State state = load_state(cache.name);

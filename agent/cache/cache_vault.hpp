@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,22 @@ struct CacheOperation {
   Outcome outcome = Outcome::failed;
   std::string detail;  // for a person: what was done, or why not
   long long rows = 0;  // rows carried over, all tables
+};
+
+// The per-cache lock, <state_dir>/caches/<name>.lock (flock): migration, rotation and policy
+// enforcement each hold it, so that none of them works on a file another is replacing.
+class CacheLock {
+ public:
+  // Waits for the lock without limit (no `wait`), or up to `wait` and until `stop` is requested.
+  CacheLock(const std::filesystem::path& state_dir, const std::string& name,
+            std::optional<std::chrono::milliseconds> wait = std::nullopt, std::stop_token stop = {});
+  ~CacheLock();
+  CacheLock(const CacheLock&) = delete;
+  CacheLock& operator=(const CacheLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
 };
 
 class CacheVault {

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,7 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr auto kLockPoll = std::chrono::milliseconds(200);
 constexpr int kBusyTimeoutMs = 5000;  // how long one statement waits for the POS software's transaction
 
 class Statement {
@@ -466,35 +464,6 @@ std::string rfc3339_now() {
   return text;
 }
 
-// The vault's per-cache lock (<state_dir>/caches/<name>.lock), so that enforcement never overlaps a
-// migration or rotation, which replace the file.
-class VaultLock {
- public:
-  VaultLock(const fs::path& state_dir, const std::string& name, const EnforceOptions& options) {
-    std::error_code ec;
-    fs::create_directories(state_dir / "caches", ec);
-    fd_ = ::open((state_dir / "caches" / (name + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    const auto deadline = std::chrono::steady_clock::now() + options.lock_wait;
-    while (fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (std::chrono::steady_clock::now() >= deadline || options.stop.stop_requested()) {
-        ::close(fd_);
-        fd_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(kLockPoll);
-    }
-  }
-  ~VaultLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  VaultLock(const VaultLock&) = delete;
-  VaultLock& operator=(const VaultLock&) = delete;
-  bool held() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
 // An enforcement connection to the encrypted cache, closed on every path.
 class CacheConnection {
  public:
@@ -702,7 +671,8 @@ CacheEnforcement enforce_cache(const CacheConfig& cache, const fs::path& state_d
   std::error_code ec;
   if (!fs::exists(cache.path, ec)) return finish(Outcome::missing, "no such file: " + cache.path.string());
 
-  const VaultLock lock(state_dir, cache.name, options);
+  // Never overlaps a migration or rotation, which replace the file.
+  const CacheLock lock(state_dir, cache.name, options.lock_wait, options.stop);
   if (!lock.held()) return finish(Outcome::failed, "a migration or key rotation holds the cache; try again later");
   if (is_plaintext_sqlite(cache.path)) {
     return finish(Outcome::not_encrypted,
