@@ -97,21 +97,6 @@ std::string_view kind_name(ValueKind kind) {
   return "a value";
 }
 
-std::string_view node_type_name(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date:
-    case toml::node_type::time:
-    case toml::node_type::date_time: return "a date/time";
-    default: return "nothing";
-  }
-}
-
 std::string format_seconds(long long s) {
   if (s % 86400 == 0 && s >= 86400) return std::to_string(s / 86400) + "d";
   if (s % 3600 == 0 && s >= 3600) return std::to_string(s / 3600) + "h";
@@ -130,7 +115,7 @@ struct Checked {
 std::optional<std::string> check_value(const ConfigKey& key, const toml::node& node, Checked& out) {
   const std::string full = std::string(key.section) + "." + std::string(key.name);
   const auto wrong_type = [&] {
-    return "'" + full + "' must be " + std::string(kind_name(key.kind)) + ", not " + std::string(node_type_name(node));
+    return "'" + full + "' must be " + std::string(kind_name(key.kind)) + ", not " + std::string(toml_type_name(node));
   };
   switch (key.kind) {
     case ValueKind::string:
@@ -185,7 +170,7 @@ std::optional<std::string> check_value(const ConfigKey& key, const toml::node& n
       if (!array) return wrong_type();
       for (const auto& element : *array) {
         const auto* s = element.as_string();
-        if (!s) return "'" + full + "' must hold only strings, not " + std::string(node_type_name(element));
+        if (!s) return "'" + full + "' must hold only strings, not " + std::string(toml_type_name(element));
         out.list.push_back(s->get());
       }
       return std::nullopt;
@@ -437,7 +422,7 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
       if (!array || !array->is_array_of_tables()) {
         load.errors.push_back(error_at(source_name, section_key.source(),
                                        "'" + std::string(section) + "' must be an array of tables ([[" +
-                                           std::string(section) + "]]), not " + std::string(node_type_name(section_node))));
+                                           std::string(section) + "]]), not " + std::string(toml_type_name(section_node))));
         continue;
       }
       for (const auto& element : *array) {
@@ -452,7 +437,7 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
     if (!table) {
       load.errors.push_back(error_at(source_name, section_key.source(),
                                      "'" + std::string(section) + "' must be a table, not " +
-                                         std::string(node_type_name(section_node))));
+                                         std::string(toml_type_name(section_node))));
       continue;
     }
     validate_table(section, *table);

@@ -43,21 +43,6 @@ Names keys_of(std::string_view kind) {
   return keys;
 }
 
-std::string_view type_name(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date:
-    case toml::node_type::time:
-    case toml::node_type::date_time: return "a date/time";
-    default: return "nothing";
-  }
-}
-
 bool contains(const Names& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -106,7 +91,7 @@ class PolicyReader {
     } else if (const auto* table = header->as_table()) {
       read_header(*table, policy);
     } else {
-      error(*header, "'policy' must be a table, not " + std::string(type_name(*header)));
+      error(*header, "'policy' must be a table, not " + std::string(toml_type_name(*header)));
     }
     const auto* checks = root.get("check");
     if (!checks) {
@@ -115,7 +100,7 @@ class PolicyReader {
     }
     const auto* array = checks->as_array();
     if (!array || !array->is_array_of_tables()) {
-      error(*checks, "'check' must be an array of tables ([[check]]), not " + std::string(type_name(*checks)));
+      error(*checks, "'check' must be an array of tables ([[check]]), not " + std::string(toml_type_name(*checks)));
       return;
     }
     for (const auto& element : *array) {
@@ -133,7 +118,7 @@ class PolicyReader {
       if (const auto* b = node->as_boolean())
         policy.allow_commands = b->get();
       else
-        error(*node, "'policy.allow_commands' must be a boolean, not " + std::string(type_name(*node)));
+        error(*node, "'policy.allow_commands' must be a boolean, not " + std::string(toml_type_name(*node)));
     }
     allow_commands_ = policy.allow_commands;
   }
@@ -203,7 +188,7 @@ class PolicyReader {
       if (const auto* s = element.as_string(); s && !s->get().empty())
         out.push_back(s->get());
       else
-        error(element, "'references' must hold only non-empty strings, not " + std::string(type_name(element)));
+        error(element, "'references' must hold only non-empty strings, not " + std::string(toml_type_name(element)));
     }
   }
 
@@ -212,7 +197,7 @@ class PolicyReader {
     const auto* array = node.as_array();
     if (!array || array->empty()) {
       error(node, "'" + std::string(op) + "' must be a non-empty array of rules, not " +
-                      (array ? std::string("an empty array") : std::string(type_name(node))));
+                      (array ? std::string("an empty array") : std::string(toml_type_name(node))));
       return std::nullopt;
     }
     if (depth > kMaxRuleDepth) {
@@ -237,7 +222,7 @@ class PolicyReader {
     const auto* table = node.as_table();
     if (!table) {
       error(node, "'" + path + "' must be a rule table, e.g. {file = \"/etc/shadow\", max_mode = \"0640\"}, not " +
-                      std::string(type_name(node)));
+                      std::string(toml_type_name(node)));
       return std::nullopt;
     }
     std::vector<std::string_view> kinds;
@@ -339,7 +324,7 @@ class PolicyReader {
         if (const auto* s = element.as_string())
           rule.argv.push_back(s->get());
         else
-          error(element, "'" + path + ".command' must hold only strings, not " + std::string(type_name(element)));
+          error(element, "'" + path + ".command' must hold only strings, not " + std::string(toml_type_name(element)));
       }
       if (!rule.argv.empty() && (rule.argv.front().empty() || rule.argv.front().front() != '/')) {
         error(*array->get(0),
@@ -404,7 +389,7 @@ class PolicyReader {
     if (op && !value) error(*table.get("compare"), "'" + path + ".compare' needs 'value', the number to compare with");
     if (value && !table.contains("compare")) error(*value, "'" + path + ".value' needs 'compare' (<, <=, ==, >= or >)");
     if (value && !value->is_integer())
-      error(*value, "'" + path + ".value' must be an integer, not " + std::string(type_name(*value)));
+      error(*value, "'" + path + ".value' must be an integer, not " + std::string(toml_type_name(*value)));
     if (op && value && value->is_integer())
       compare = NumberTest{choice_at<Comparison>(kComparisons, *op), value->as_integer()->get()};
     if (equals && table.contains("compare"))
@@ -465,7 +450,7 @@ class PolicyReader {
     const auto* node = table.get(key);
     if (!node) return std::nullopt;
     if (const auto* s = node->as_string()) return s->get();
-    error(*node, "'" + path + "." + std::string(key) + "' must be a string, not " + std::string(type_name(*node)));
+    error(*node, "'" + path + "." + std::string(key) + "' must be a string, not " + std::string(toml_type_name(*node)));
     return std::nullopt;
   }
 
@@ -486,7 +471,7 @@ class PolicyReader {
     const auto* node = table.get(key);
     if (!node) return std::nullopt;
     if (const auto* b = node->as_boolean()) return b->get();
-    error(*node, "'" + path + "." + std::string(key) + "' must be a boolean, not " + std::string(type_name(*node)));
+    error(*node, "'" + path + "." + std::string(key) + "' must be a boolean, not " + std::string(toml_type_name(*node)));
     return std::nullopt;
   }
 

@@ -42,21 +42,6 @@ std::string join(const Names& names) {
   return all;
 }
 
-std::string_view type_name(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date:
-    case toml::node_type::time:
-    case toml::node_type::date_time: return "a date/time";
-    default: return "nothing";
-  }
-}
-
 PolicyPosition position(const toml::source_region& where) {
   return {static_cast<int>(std::max<toml::source_index>(where.begin.line, 1)),
           static_cast<int>(std::max<toml::source_index>(where.begin.column, 1))};
@@ -95,7 +80,7 @@ class PolicyReader {
   std::optional<std::string> string(const toml::node& node, std::string_view what) {
     const auto* s = node.as_string();
     if (!s) {
-      error(node.source(), "'" + std::string(what) + "' must be a string, not " + std::string(type_name(node)));
+      error(node.source(), "'" + std::string(what) + "' must be a string, not " + std::string(toml_type_name(node)));
       return std::nullopt;
     }
     if (s->get().empty() || s->get().find('\0') != std::string::npos) {
@@ -108,7 +93,7 @@ class PolicyReader {
   std::optional<std::string_view> choice(const toml::node& node, std::string_view what, const Names& choices) {
     const auto* s = node.as_string();
     if (!s) {
-      error(node.source(), "'" + std::string(what) + "' must be a string, not " + std::string(type_name(node)));
+      error(node.source(), "'" + std::string(what) + "' must be a string, not " + std::string(toml_type_name(node)));
       return std::nullopt;
     }
     const auto found = std::find(choices.begin(), choices.end(), s->get());
@@ -122,7 +107,7 @@ class PolicyReader {
   std::optional<long long> integer(const toml::node& node, std::string_view what, long long min, long long max) {
     const auto* i = node.as_integer();
     if (!i) {
-      error(node.source(), "'" + std::string(what) + "' must be an integer, not " + std::string(type_name(node)));
+      error(node.source(), "'" + std::string(what) + "' must be an integer, not " + std::string(toml_type_name(node)));
       return std::nullopt;
     }
     if (i->get() < min || i->get() > max) {
@@ -140,13 +125,13 @@ class PolicyReader {
     if (const auto* f = node.as_floating_point()) return SqlValue(f->get());
     if (const auto* b = node.as_boolean()) return SqlValue(static_cast<long long>(b->get() ? 1 : 0));
     error(node.source(),
-          "'" + std::string(what) + "' must be a string, number or boolean, not " + std::string(type_name(node)));
+          "'" + std::string(what) + "' must be a string, number or boolean, not " + std::string(toml_type_name(node)));
     return std::nullopt;
   }
 
   const toml::table* table(const toml::node& node, std::string_view what) {
     const auto* t = node.as_table();
-    if (!t) error(node.source(), "'" + std::string(what) + "' must be a table, not " + std::string(type_name(node)));
+    if (!t) error(node.source(), "'" + std::string(what) + "' must be a table, not " + std::string(toml_type_name(node)));
     return t;
   }
 
@@ -244,7 +229,7 @@ std::optional<Transform> read_transform(PolicyReader& in, const toml::node& node
   if (!spec) {
     in.error(node.source(), "'" + path +
                                 "' must be a transform name or a table such as { transform = \"hmac\" }, not " +
-                                std::string(type_name(node)));
+                                std::string(toml_type_name(node)));
     return std::nullopt;
   }
   const auto* kind_node = spec->get("transform");
@@ -365,7 +350,7 @@ void read_conditions(PolicyReader& in, const toml::node& node, const std::string
   const auto* list = node.as_array();
   if (!list || !list->is_array_of_tables()) {
     in.error(node.source(), "'" + path + "' must be an array of tables ([[table.delete_row_if]]), not " +
-                                std::string(type_name(node)));
+                                std::string(toml_type_name(node)));
     return;
   }
   for (const auto& element : *list) {
@@ -527,7 +512,7 @@ PolicyLoad parse_policy(std::string_view text, std::string_view source_name) {
   if (const auto* node = root.get("table")) {
     const auto* list = node->as_array();
     if (!list || !list->is_array_of_tables()) {
-      in.error(node->source(), "'table' must be an array of tables ([[table]]), not " + std::string(type_name(*node)));
+      in.error(node->source(), "'table' must be an array of tables ([[table]]), not " + std::string(toml_type_name(*node)));
     } else {
       std::set<std::string> seen;
       for (std::size_t i = 0; i < list->size(); ++i) {
