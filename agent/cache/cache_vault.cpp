@@ -17,6 +17,7 @@
 #include "core/atomic_file.hpp"
 #include "core/log.hpp"
 #include "core/open_files.hpp"
+#include "core/text.hpp"
 
 namespace postured {
 namespace {
@@ -27,15 +28,6 @@ constexpr std::string_view kPlainHeader{"SQLite format 3\0", 16};
 constexpr const char* kTempSuffix = ".postured-tmp";     // the new file, before it replaces the cache
 constexpr const char* kPlainSuffix = ".postured-plain";  // a link to the replaced plaintext, to wipe it
 constexpr auto kHolderPoll = std::chrono::milliseconds(200);
-
-std::string now_rfc3339() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 fs::path with_suffix(const fs::path& path, const char* suffix) { return fs::path(path.string() + suffix); }
 
@@ -301,7 +293,7 @@ CacheStatus CacheVault::status(const CacheConfig& cache) {
     status.error = "cipher_integrity_check: " + problems->front();
     return status;
   }
-  state.last_verified_at = now_rfc3339();
+  state.last_verified_at = text::rfc3339_utc(std::chrono::system_clock::now());
   status.last_verified_at = state.last_verified_at;
   save_state(cache.name, state);
   return status;
@@ -434,8 +426,8 @@ CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::second
   if (plaintext) wipe_and_remove(plain);
 
   state.key_generation = to_generation;
-  (rotate ? state.last_rotated_at : state.last_migrated_at) = now_rfc3339();
-  state.last_verified_at = now_rfc3339();
+  (rotate ? state.last_rotated_at : state.last_migrated_at) = text::rfc3339_utc(std::chrono::system_clock::now());
+  state.last_verified_at = text::rfc3339_utc(std::chrono::system_clock::now());
   save_state(cache.name, state);
   return {Outcome::done,
           rotate ? "moved to key generation " + std::to_string(to_generation) + ", " + std::to_string(rows) + " rows"

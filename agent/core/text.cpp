@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 namespace postured::text {
 
@@ -61,6 +62,15 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
+  const auto t = std::chrono::system_clock::to_time_t(when);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 std::string suggestion(std::string_view word, std::span<const std::string_view> candidates) {
   const std::string_view* best = nullptr;

@@ -1,6 +1,7 @@
 // Small text helpers for the line-oriented files that checks read.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,9 @@ std::vector<std::string_view> lines(std::string_view s);
 std::vector<std::string_view> words(std::string_view s);
 std::string lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+
+// `when` as RFC 3339 UTC with seconds, as reports and state files carry it: "2026-11-26T09:15:00Z".
+std::string rfc3339_utc(std::chrono::system_clock::time_point when);
 
 // For "unknown key" messages: "; did you mean 'x'?" when `word` is a likely typo (small edit distance,
 // or a truncation) of one of `candidates`, else "; expected one of: a, b, c".

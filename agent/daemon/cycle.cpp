@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/priority.hpp"
 #include "core/report.hpp"
+#include "core/text.hpp"
 #include "privacy/enforcer.hpp"
 #include "privacy/evidence.hpp"
 #include "privacy/folder_scan.hpp"
@@ -19,15 +20,6 @@ namespace postured {
 namespace {
 
 constexpr auto kOwnerOnly = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
-
-std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
-  const auto t = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 // Migrates plaintext caches; no waiting in the daemon: a cache that the POS software has open is
 // migrated next cycle.
@@ -117,7 +109,7 @@ bool scan_configured_folders(const Config& config, const SecretKey& master) {
               location.error.empty() ? "" : " (" + location.error + ")");
   }
   auto block = privacy::to_json(result);
-  block["scanned_at"] = rfc3339_utc(started);
+  block["scanned_at"] = text::rfc3339_utc(started);
   const auto path = config.agent.state_dir / "last-scan.json";
   if (const auto error = write_file_atomically(path, block.dump(2) + "\n", kOwnerOnly)) {
     log::error("cannot write ", path, ": ", error.message());
@@ -171,7 +163,7 @@ CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& c
   document["caches"] = cache_report(config, master, cache_problems);
   document["patch"] = patch::patch_report(host, config);
   document["scan"] = last_scan(config);
-  document["generated_at"] = rfc3339_utc(started);
+  document["generated_at"] = text::rfc3339_utc(started);
   std::error_code ec;
   fs::create_directories(config.agent.state_dir, ec);
   if (!ec) fs::permissions(config.agent.state_dir, fs::perms::owner_all, ec);

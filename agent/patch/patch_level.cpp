@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/host.hpp"
+#include "core/text.hpp"
 #include "patch/reboot.hpp"
 
 namespace postured::patch {
@@ -131,7 +132,7 @@ nlohmann::ordered_json to_json(const PatchLevel& level) {
                                      {"published", optional_date(b.published)}});
   }
   out["last_security_update_at"] =
-      level.last_security_update_at ? json(format_utc(*level.last_security_update_at)) : json(nullptr);
+      level.last_security_update_at ? json(text::rfc3339_utc(*level.last_security_update_at)) : json(nullptr);
   out["pending_security_updates"] = level.pending_security ? json(level.pending_security->size()) : json(nullptr);
   out["reboot_required"] = level.reboot_required ? json(*level.reboot_required) : json(nullptr);
   out["package_manager"] = level.inventory ? json(std::string(to_string(level.inventory->format))) : json(nullptr);
@@ -162,7 +163,7 @@ std::string render_patch_table(const PatchLevel& level, bool color) {
                                                                    " (" + *level.baseline_source + ")"
                                                              : "no baseline"});
   summary.push_back({"last security update",
-                     level.last_security_update_at ? format_utc(*level.last_security_update_at) : unknown});
+                     level.last_security_update_at ? text::rfc3339_utc(*level.last_security_update_at) : unknown});
   summary.push_back({"pending security updates",
                      level.pending_security ? paint(std::to_string(level.pending_security->size()),
                                                     !level.pending_security->empty())
@@ -202,15 +203,6 @@ nlohmann::ordered_json patch_report(const Host& host, const Config& config) {
   auto level = inspect_patch_level(host, baseline ? &*baseline : nullptr);
   level.errors.insert(level.errors.begin(), baseline_errors.begin(), baseline_errors.end());
   return to_json(level);
-}
-
-std::string format_utc(std::chrono::system_clock::time_point at) {
-  const auto seconds = std::chrono::system_clock::to_time_t(at);
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return out;
 }
 
 }  // namespace postured::patch

@@ -61,7 +61,4 @@ std::string render_patch_table(const PatchLevel& level, bool color);
 // machine's file system). An invalid baseline is reported in the block's errors, never thrown.
 nlohmann::ordered_json patch_report(const Host& host, const Config& config);
 
-// RFC 3339 UTC, seconds precision: "2026-11-26T09:15:00Z".
-std::string format_utc(std::chrono::system_clock::time_point at);
-
 }  // namespace postured::patch

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_vault.hpp"
+#include "core/text.hpp"
 #include "cache/key_hierarchy.hpp"
 #include "cache/sqlite.hpp"
 #include "core/log.hpp"
@@ -455,15 +456,6 @@ bool has_usable_rowid(sqlite3* db, const TableSchema& table) {
   return rc == SQLITE_OK;
 }
 
-std::string rfc3339_now() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 // An enforcement connection to the encrypted cache, closed on every path.
 class CacheConnection {
  public:
@@ -654,11 +646,11 @@ CacheEnforcement enforce_cache(const CacheConfig& cache, const fs::path& state_d
   result.cache = cache.name;
   result.path = cache.path;
   result.policy = cache.policy;
-  result.started_at = rfc3339_now();
+  result.started_at = text::rfc3339_utc(std::chrono::system_clock::now());
   const auto finish = [&](Outcome outcome, std::string error) {
     result.outcome = outcome;
     result.error = std::move(error);
-    result.finished_at = rfc3339_now();
+    result.finished_at = text::rfc3339_utc(std::chrono::system_clock::now());
     return result;
   };
   if (cache.policy.empty()) return finish(Outcome::no_policy, "no policy (cache.policy is empty)");
@@ -690,7 +682,7 @@ CacheEnforcement enforce_cache(const CacheConfig& cache, const fs::path& state_d
     result.outcome = Outcome::failed;
     result.error = std::string("SQLite: ") + e.what();
   }
-  result.finished_at = rfc3339_now();
+  result.finished_at = text::rfc3339_utc(std::chrono::system_clock::now());
   if (!options.dry_run && result.outcome != Outcome::policy_error) {
     if (const auto problem = record_enforcement(state_dir, result)) {
       log::error("cache ", cache.name, ": cannot record the enforcement evidence: ", problem.message());

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 
+#include "core/text.hpp"
 #include "patch/apt_security.hpp"
 #include "patch/decompress.hpp"
 #include "patch/patch_level.hpp"
@@ -141,11 +142,11 @@ TEST_CASE("apt history: upgrades at each entry's end, cut-off entries at their s
   REQUIRE(upgrades.size() == 3);
   CHECK(upgrades[0].name == "tzdata");
   CHECK(upgrades[0].version == "2025b-0+deb12u2");
-  CHECK(format_utc(upgrades[0].at) == "2026-05-09T07:28:50Z");
+  CHECK(postured::text::rfc3339_utc(upgrades[0].at) == "2026-05-09T07:28:50Z");
   CHECK(upgrades[1].name == "libssl3");
   CHECK(upgrades[1].version == "3.0.17-1~deb12u3");
   CHECK(upgrades[2].name == "curl");
-  CHECK(format_utc(upgrades[2].at) == "2026-06-01T10:00:00Z");
+  CHECK(postured::text::rfc3339_utc(upgrades[2].at) == "2026-06-01T10:00:00Z");
 }
 
 TEST_CASE("dpkg.log: upgrade lines only", "[patch][apt]") {
@@ -158,7 +159,7 @@ TEST_CASE("dpkg.log: upgrade lines only", "[patch][apt]") {
   REQUIRE(upgrades.size() == 1);
   CHECK(upgrades[0].name == "libsystemd0");
   CHECK(upgrades[0].version == "252.38-1~deb12u1");
-  CHECK(format_utc(upgrades[0].at) == "2025-06-24T14:36:25Z");
+  CHECK(postured::text::rfc3339_utc(upgrades[0].at) == "2025-06-24T14:36:25Z");
   CHECK(!parse_local_time("2025-06-24", "25:00:00"));
 }
 
@@ -183,13 +184,13 @@ TEST_CASE("last security update: the latest logged upgrade to a version a securi
   auto last = last_security_update(*host, *index.index);
   REQUIRE(last);
   CHECK(last->name == "tzdata");
-  CHECK(format_utc(last->at) == "2026-05-09T07:28:50Z");
+  CHECK(postured::text::rfc3339_utc(last->at) == "2026-05-09T07:28:50Z");
 
   root.write("/var/log/dpkg.log", "2026-07-02 09:00:00 upgrade libssl3:amd64 3.0.11-1~deb12u2 3.0.17-1~deb12u3\n");
   last = last_security_update(*host, *index.index);
   REQUIRE(last);
   CHECK(last->name == "libssl3");
-  CHECK(format_utc(last->at) == "2026-07-02T09:00:00Z");
+  CHECK(postured::text::rfc3339_utc(last->at) == "2026-07-02T09:00:00Z");
 
   root.remove("/var/log");
   CHECK(!last_security_update(*host, *index.index));
