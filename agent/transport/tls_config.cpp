@@ -84,14 +84,58 @@ std::shared_ptr<const TlsConfig> TlsConfig::server(std::string_view ca_pem, cons
   return std::shared_ptr<const TlsConfig>(new TlsConfig(Role::server, ca_pem, &identity));
 }
 
+std::shared_ptr<const TlsConfig> TlsConfig::server(std::string_view ca_pem, const TlsIdentity& identity,
+                                                   ServerOptions options) {
+  return std::shared_ptr<const TlsConfig>(new TlsConfig(Role::server, ca_pem, &identity, std::move(options)));
+}
+
+bool RevokedSerials::contains(std::string_view serial) const {
+  std::shared_lock lock(mutex_);
+  return serials_.count(std::string(serial)) > 0;
+}
+
+void RevokedSerials::add(std::string serial) {
+  std::unique_lock lock(mutex_);
+  serials_.insert(std::move(serial));
+}
+
+void RevokedSerials::replace(const std::vector<std::string>& serials) {
+  std::unordered_set<std::string> fresh(serials.begin(), serials.end());
+  std::unique_lock lock(mutex_);
+  serials_.swap(fresh);
+}
+
+std::size_t RevokedSerials::size() const {
+  std::shared_lock lock(mutex_);
+  return serials_.size();
+}
+
+std::string serial_hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  while (size > 1 && bytes[0] == 0) {
+    ++bytes;
+    --size;
+  }
+  std::string hex;
+  hex.reserve(2 * size);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex += kDigits[bytes[i] >> 4];
+    hex += kDigits[bytes[i] & 0x0f];
+  }
+  return hex;
+}
+
 TlsConfig::~TlsConfig() = default;
 
 const mbedtls_ssl_config* TlsConfig::ssl_config() const {
   return &impl_->conf;
 }
 
-TlsConfig::TlsConfig(Role role, std::string_view ca_pem, const TlsIdentity* identity)
-    : role_(role), has_identity_(identity != nullptr), impl_(std::make_unique<Impl>()) {
+TlsConfig::TlsConfig(Role role, std::string_view ca_pem, const TlsIdentity* identity, ServerOptions server_options)
+    : role_(role),
+      has_identity_(identity != nullptr),
+      impl_(std::make_unique<Impl>()),
+      server_options_(std::move(server_options)) {
   ensure_psa_initialised();
   auto& conf = impl_->conf;
 
@@ -131,7 +175,16 @@ TlsConfig::TlsConfig(Role role, std::string_view ca_pem, const TlsIdentity* iden
     mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&conf,
                                                              MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_DISABLED);
   }
-  mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_SRV_C) && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  // A server sends no TLS 1.3 tickets either: a resumed session may not carry the client certificate.
+  if (role == Role::server) mbedtls_ssl_conf_new_session_tickets(&conf, 0);
+#endif
+  // With an optional client certificate mbedTLS would finish a handshake whose certificate failed to
+  // verify and leave the check to the caller; TlsEngine's verify callback ends such a handshake
+  // instead (a callback error is fatal even in optional mode), so "optional" means only "may be absent".
+  mbedtls_ssl_conf_authmode(&conf, role == Role::server && server_options_.client_certificate_optional
+                                       ? MBEDTLS_SSL_VERIFY_OPTIONAL
+                                       : MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&conf, &impl_->ca, nullptr);
   if (identity) {
     rc = mbedtls_ssl_conf_own_cert(&conf, &impl_->own_cert, &impl_->own_key);

@@ -1,6 +1,7 @@
 #include "transport/tls_engine.hpp"
 
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -17,6 +18,27 @@ bool is_retry(int rc) {
   return rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
          rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET || rc == MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS ||
          rc == MBEDTLS_ERR_SSL_CRYPTO_IN_PROGRESS;
+}
+
+// The value of the first attribute `oid` (MBEDTLS_OID_AT_*) in a distinguished name, or "".
+std::string name_attribute(const mbedtls_x509_name* name, const char* oid, std::size_t oid_size) {
+  for (; name; name = name->next) {
+    if (name->oid.len == oid_size && std::memcmp(name->oid.p, oid, oid_size) == 0) {
+      std::string value;
+      value.assign(reinterpret_cast<const char*>(name->val.p), name->val.len);
+      return value;
+    }
+  }
+  return {};
+}
+
+PeerIdentity identity_of(const mbedtls_x509_crt& certificate) {
+  PeerIdentity identity;
+  identity.common_name = name_attribute(&certificate.subject, MBEDTLS_OID_AT_CN, MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_CN));
+  identity.organizational_unit =
+      name_attribute(&certificate.subject, MBEDTLS_OID_AT_ORG_UNIT, MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_ORG_UNIT));
+  identity.serial = serial_hex(certificate.serial.p, certificate.serial.len);
+  return identity;
 }
 
 }  // namespace
@@ -65,12 +87,29 @@ int TlsEngine::receive_callback(void* self, unsigned char* data, std::size_t siz
 
 // Called for each certificate of the peer's chain, root first. The peer certificate is summarised here
 // because after a failed (or TLS 1.3) handshake mbedtls_ssl_get_peer_cert() may have nothing to give.
+//
+// A server checks revocation here. In optional mode it also ends the handshake on any problem: mbedTLS
+// would otherwise accept a certificate that failed to verify, but an error from this callback is fatal.
 int TlsEngine::verify_callback(void* self, mbedtls_x509_crt* certificate, int depth, std::uint32_t* flags) {
-  auto& outcome = static_cast<TlsEngine*>(self)->verify_;
+  auto& engine = *static_cast<TlsEngine*>(self);
+  auto& outcome = engine.verify_;
   try {
     if (depth == 0) {
       outcome.leaf = summarize(*certificate);
-      outcome.leaf_flags |= *flags;
+      PeerIdentity identity = identity_of(*certificate);
+      if (engine.config_->role() == TlsConfig::Role::server) {
+        const RevokedSerials* revoked = engine.config_->revoked_serials();
+        if (revoked && revoked->contains(identity.serial)) *flags |= MBEDTLS_X509_BADCERT_REVOKED;
+        outcome.leaf_flags |= *flags;
+        // Required mode fails on the flags by itself, with the alert that fits them (certificate_revoked,
+        // unknown_ca, ...); optional mode needs the error, and then always sends access_denied.
+        if (engine.config_->client_certificate_optional() && (outcome.leaf_flags != 0 || outcome.chain_flags != 0)) {
+          return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+        }
+      } else {
+        outcome.leaf_flags |= *flags;
+      }
+      if (outcome.leaf_flags == 0 && outcome.chain_flags == 0) engine.peer_identity_ = std::move(identity);
     } else {
       outcome.chain_flags |= *flags;
       if (*flags && !outcome.failing_ca) outcome.failing_ca = summarize(*certificate);

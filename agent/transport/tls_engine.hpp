@@ -16,6 +16,14 @@ struct mbedtls_ssl_context;
 
 namespace postured::transport {
 
+// Who the peer's certificate names, for a server that binds identity to it (the console takes the
+// device id from CN and the store from OU). Set only for a certificate that verified.
+struct PeerIdentity {
+  std::string common_name;
+  std::string organizational_unit;
+  std::string serial;  // serial_hex() form
+};
+
 class TlsEngine {
  public:
   // What the caller must do before calling the same operation again (or that it is finished).
@@ -57,6 +65,8 @@ class TlsEngine {
   const std::string& certificate_problem() const { return certificate_problem_; }
   // The peer's certificate as the last handshake saw it (kept here: TLS 1.3 may not keep it).
   const std::optional<CertificateSummary>& peer_certificate() const { return verify_.leaf; }
+  // The verified peer certificate's CN, OU and serial; empty when the peer presented none.
+  const std::optional<PeerIdentity>& peer_identity() const { return peer_identity_; }
   // The fatal alert the peer sent (RFC 8446 6: 40 handshake_failure, 48 unknown_ca, 116
   // certificate_required, ...), or -1.
   int peer_alert() const { return peer_alert_; }
@@ -83,6 +93,7 @@ class TlsEngine {
   std::size_t input_end_ = 0;
   std::vector<unsigned char> write_staging_;
   VerifyOutcome verify_;
+  std::optional<PeerIdentity> peer_identity_;
   std::string certificate_problem_;
   int peer_alert_ = -1;
   bool handshake_done_ = false;
