@@ -46,4 +46,15 @@ int run_cache(const CommonOptions& options, CacheAction action, const std::strin
 // with `dry_run`, changes nothing and reports what would change.
 int run_cache_enforce(const CommonOptions& options, const std::string& name, bool dry_run);
 
+// What the daemon says about enrollment, the spool and the last send (over the local socket); when
+// no daemon answers, what the state directory says, and exit 3.
+int run_status(const CommonOptions& options);
+
+// Enrolls this device with the console (console.url, console.ca_file) using a one-time token.
+// Exit 2 for a token the console refuses or a bad configuration, 3 for network, TLS and clock problems.
+int run_enroll(const CommonOptions& options, const std::string& token, const std::string& token_file, bool force);
+
+// The report a cycle would send, printed and not sent.
+int run_report_print(const CommonOptions& options);
+
 }  // namespace postured::cli

@@ -75,6 +75,23 @@ int main(int argc, char** argv) {
   std::vector<std::string> policy_files;
   policy_check->add_option("FILE", policy_files, "policy files (TOML)")->required();
 
+  auto* status = app.add_subcommand("status", "the daemon's enrollment, spool, last report and next run");
+  add_common(status);
+
+  auto* report = app.add_subcommand("report", "the posture report a cycle sends to the console");
+  add_common(report);
+  bool print_report = false;
+  report->add_flag("--print", print_report, "build the report and print it; nothing is sent")->required();
+
+  auto* enroll = app.add_subcommand("enroll", "get this device's client certificate from the console with a token");
+  add_common(enroll);
+  std::string token;
+  std::string token_file;
+  bool force_enroll = false;
+  auto* token_option = enroll->add_option("--token", token, "the enrollment token (posture-console token create)");
+  enroll->add_option("--token-file", token_file, "a file holding the token")->excludes(token_option);
+  enroll->add_flag("--force", force_enroll, "enroll again even when a certificate is already stored (new key)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -86,6 +103,9 @@ int main(int argc, char** argv) {
   if (!root.empty()) options.root = root;
 
   if (doctor->parsed()) return cli::run_doctor(options);
+  if (status->parsed()) return cli::run_status(options);
+  if (report->parsed()) return cli::run_report_print(options);
+  if (enroll->parsed()) return cli::run_enroll(options, token, token_file, force_enroll);
   if (scan->parsed()) return cli::run_scan(options, scan_paths, scan_configured);
   if (quarantine_list->parsed()) return cli::run_quarantine_list(options);
   if (quarantine_restore->parsed()) return cli::run_quarantine_restore(options, quarantine_id, restore_to);

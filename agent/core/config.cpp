@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, 3> kFolderActions{"report", "redact", "qu
 
 // The one table of postured.toml's keys. config/README.md states the same defaults; a unit test
 // compares the two so that the docs cannot drift from the code.
-const std::array<ConfigKey, 23> kSchema{{
+const std::array<ConfigKey, 32> kSchema{{
     {"agent", "device_id", ValueKind::string, false, R"("")", 0, 128, {},
      "Device id reported to the console. Empty: the contents of /etc/machine-id."},
     {"agent", "store_id", ValueKind::string, true, "", 1, 64, {},
@@ -60,6 +60,27 @@ const std::array<ConfigKey, 23> kSchema{{
      "Files larger than this are skipped (and listed as skipped)."},
     {"scan", "ignore_pans", ValueKind::string_list, false, "[]", kNoLimit, kNoLimit, {},
      "Card numbers (digits only) never reported, e.g. the store's test cards."},
+    // Reporting to posture-console (agent/transport/README.md). Empty url: the agent reports nothing.
+    {"console", "url", ValueKind::string, false, R"("")", 0, 512, {},
+     "The console's agent endpoint, https://HOST:PORT. Empty: reporting is off."},
+    {"console", "ca_file", ValueKind::string, false, R"("")", 0, 4096, {},
+     "Absolute path of the console's CA certificate (PEM): the only CA the agent trusts for it."},
+    {"console", "token_file", ValueKind::string, false, R"("")", 0, 4096, {},
+     "Absolute path of a file holding an enrollment token; the daemon enrolls with it at start. Empty: none."},
+    // Full jitter between these: a console that was down is not hit by every terminal at once.
+    {"console", "retry_min", ValueKind::duration, false, R"("30s")", 1, 3600, {},
+     "Base wait after a failed send; each further failure doubles it (randomized below it)."},
+    {"console", "retry_max", ValueKind::duration, false, R"("30m")", 1, 86400, {},
+     "The longest wait between two attempts, however many failed in a row."},
+    {"console", "backlog_batch", ValueKind::integer, false, "20", 1, 1000, {},
+     "Reports sent back to back from the spool once the console answers again."},
+    {"console", "backlog_pause", ValueKind::duration, false, R"("5s")", 0, 3600, {},
+     "Pause between two backlog batches, so a returning console is not flooded."},
+    // The spool is bounded: a terminal offline for weeks must not fill its disk.
+    {"spool", "max_reports", ValueKind::integer, false, "500", 1, 100000, {},
+     "Most reports kept while the console is unreachable; the oldest are dropped first (and counted)."},
+    {"spool", "max_bytes", ValueKind::integer, false, "52428800", 65536, 1LL << 32, {},
+     "Most bytes of reports kept in the spool; the oldest are dropped first (and counted)."},
     // [[cache]]: one table per customer cache that the agent keeps encrypted.
     {"cache", "name", ValueKind::string, true, "", 1, 64, {},
      "Short unique name: letters, digits, '.', '_' or '-'. The cache's key is derived from it."},
@@ -201,6 +222,15 @@ void apply(Config& config, const ConfigKey& key, Checked&& value) {
   else if (is("patch", "security_window")) config.patch.security_window = std::chrono::seconds(value.number);
   else if (is("scan", "max_file_bytes")) config.scan.max_file_bytes = static_cast<std::uint64_t>(value.number);
   else if (is("scan", "ignore_pans")) config.scan.ignore_pans = std::move(value.list);
+  else if (is("console", "url")) config.console.url = std::move(value.text);
+  else if (is("console", "ca_file")) config.console.ca_file = value.text;
+  else if (is("console", "token_file")) config.console.token_file = value.text;
+  else if (is("console", "retry_min")) config.console.retry_min = std::chrono::seconds(value.number);
+  else if (is("console", "retry_max")) config.console.retry_max = std::chrono::seconds(value.number);
+  else if (is("console", "backlog_batch")) config.console.backlog_batch = value.number;
+  else if (is("console", "backlog_pause")) config.console.backlog_pause = std::chrono::seconds(value.number);
+  else if (is("spool", "max_reports")) config.spool.max_reports = value.number;
+  else if (is("spool", "max_bytes")) config.spool.max_bytes = value.number;
   else if (key.section == "cache") {
     auto& cache = config.caches.back();
     if (key.name == "name") cache.name = std::move(value.text);
@@ -232,7 +262,7 @@ void apply_defaults(Config& config, std::string_view section) {
 
 Config defaults() {
   Config config;
-  for (const auto section : {"agent", "schedule", "checks", "patch", "scan"}) apply_defaults(config, section);
+  for (const auto section : {"agent", "schedule", "checks", "patch", "scan", "console", "spool"}) apply_defaults(config, section);
   return config;
 }
 
@@ -274,12 +304,21 @@ std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node&
   }
   const bool is_path = (key.section == "cache" && (key.name == "path" || key.name == "owner_exe" || key.name == "policy")) ||
                        (key.section == "scan_folder" && key.name == "path") ||
-                       (key.section == "patch" && key.name == "baseline");
+                       (key.section == "patch" && key.name == "baseline") ||
+                       (key.section == "console" && (key.name == "ca_file" || key.name == "token_file"));
   if (is_path) {
     const auto& text = node.as_string()->get();
     if (!text.empty() && text.front() != '/') {
       return error_at(source_name, node.source(),
                       "'" + std::string(key.section) + "." + std::string(key.name) + "' must be an absolute path");
+    }
+  }
+  if (key.section == "console" && key.name == "url") {
+    const auto& url = node.as_string()->get();
+    // Only https: reports and enrollment tokens never travel in the clear.
+    if (!url.empty() && !parse_console_url(url)) {
+      return error_at(source_name, node.source(),
+                      "'console.url' must be https://HOST:PORT (or https://HOST for port 443), not \"" + url + "\"");
     }
   }
   if (key.section == "cache" && key.name == "name") {
@@ -322,6 +361,42 @@ std::string ConfigError::to_string() const {
 std::span<const ConfigKey> config_schema() { return kSchema; }
 
 Config default_config() { return defaults(); }
+
+std::optional<ConsoleUrl> parse_console_url(std::string_view url) {
+  constexpr std::string_view kScheme = "https://";
+  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  auto rest = url.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos) return std::nullopt;
+  ConsoleUrl parsed;
+  std::string_view port_text;
+  if (rest.front() == '[') {  // [IPv6]:port
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    parsed.host = std::string(rest.substr(1, close - 1));
+    const auto after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port_text = after.substr(1);
+    }
+  } else {
+    const auto colon = rest.rfind(':');
+    parsed.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
+  }
+  const bool bracketed = rest.front() == '[';
+  if (parsed.host.empty() || (!bracketed && parsed.host.find(':') != std::string::npos)) return std::nullopt;
+  const bool port_given = bracketed ? rest.size() > parsed.host.size() + 2 : rest.find(':') != std::string_view::npos;
+  if (port_given) {
+    unsigned port = 0;
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+      return std::nullopt;
+    }
+    parsed.port = static_cast<std::uint16_t>(port);
+  }
+  return parsed;
+}
 
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
@@ -451,6 +526,20 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
                                                         std::string(key.name) + "' (" + std::string(key.doc) + ")"));
   }
 
+  // A console without its CA cannot be reached safely: say so now, not at the first report.
+  if (!config.console.url.empty() && config.console.ca_file.empty()) {
+    const auto* console = root.get_as<toml::table>("console");
+    const auto* url = console ? console->get("url") : nullptr;
+    load.errors.push_back(error_at(source_name, url ? url->source() : toml::source_region{},
+                                   "'console.url' is set but 'console.ca_file' is not: name the console's CA "
+                                   "certificate (PEM), the only CA the agent will trust for it"));
+  }
+  if (config.console.retry_min > config.console.retry_max) {
+    const auto* console = root.get_as<toml::table>("console");
+    const auto* node = console ? console->get("retry_min") : nullptr;
+    load.errors.push_back(error_at(source_name, node ? node->source() : toml::source_region{},
+                                   "'console.retry_min' is longer than 'console.retry_max'"));
+  }
   if (const auto* caches = root.get_as<toml::array>("cache"); caches && caches->is_array_of_tables()) {
     check_caches(config.caches, *caches, source_name, load.errors);
   }

@@ -67,8 +67,27 @@ struct ScanFolderConfig {
   FolderAction action = FolderAction::report;
 };
 
+// [console]: where reports go, and how hard the agent tries. An empty url turns reporting off.
+struct ConsoleConfig {
+  std::string url;                      // "https://host:8443"; empty: reporting off
+  std::filesystem::path ca_file;        // the console's CA (PEM), the only one trusted
+  std::filesystem::path token_file;     // an enrollment token the daemon uses at start; empty: none
+  std::chrono::seconds retry_min{};     // first wait after a failed send (full jitter below it)
+  std::chrono::seconds retry_max{};     // the cap on that wait, however many failures in a row
+  long long backlog_batch = 0;          // reports sent back to back once the console answers again
+  std::chrono::seconds backlog_pause{}; // pause between two such batches, so a fleet does not stampede
+};
+
+// [spool]: reports waiting for the console, kept encrypted in <state_dir>/spool.db.
+struct SpoolConfig {
+  long long max_reports = 0;  // beyond either bound the oldest reports are dropped (and counted)
+  long long max_bytes = 0;
+};
+
 struct Config {
   AgentConfig agent;
+  ConsoleConfig console;
+  SpoolConfig spool;
   ScheduleConfig schedule;
   ChecksConfig checks;
   PatchConfig patch;
@@ -118,6 +137,14 @@ ConfigLoad parse_config(std::string_view text, std::string_view source_name,
 ConfigLoad load_config_file(const std::filesystem::path& path, const std::vector<std::string>& known_checks = {});
 // The configuration when there is no file at all: every default, no required keys.
 Config default_config();
+
+// console.url split up: "https://console.example:8443" → {"console.example", 8443}. nullopt unless
+// it is https with a host and at most a port (no path, no user).
+struct ConsoleUrl {
+  std::string host;
+  std::uint16_t port = 443;
+};
+std::optional<ConsoleUrl> parse_console_url(std::string_view url);
 
 // "90" (seconds), "90s", "15m", "1h30m", "7d" → seconds. nullopt when malformed.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);

@@ -1,9 +1,14 @@
 #include "core/report.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <exception>
+#include <random>
 
 #include <nlohmann/json.hpp>
+
+#include "core/text.hpp"
 
 namespace postured {
 
@@ -107,6 +112,38 @@ nlohmann::ordered_json to_doctor_json(const DoctorReport& report) {
           {"device", to_json(report.device)},
           {"checks", std::move(checks)},
           {"summary", {{"pass", s.pass}, {"fail", s.fail}, {"error", s.error}, {"not_applicable", s.not_applicable}}}};
+}
+
+nlohmann::ordered_json to_report_json(const DoctorReport& report, const std::string& report_id,
+                                      std::chrono::system_clock::time_point generated_at) {
+  auto doctor = to_doctor_json(report);
+  nlohmann::ordered_json document = {{"schema", "postured.report/v1"},
+                                     {"report_id", report_id},
+                                     {"generated_at", text::rfc3339_utc(generated_at)},
+                                     {"agent_version", report.device.agent_version}};
+  for (auto& [key, value] : doctor.items()) {
+    if (key != "schema") document[key] = std::move(value);
+  }
+  return document;
+}
+
+std::string random_uuid_v4() {
+  std::random_device source;  // getrandom(2) on Linux
+  std::array<std::uint8_t, 16> bytes{};
+  for (std::size_t i = 0; i < bytes.size(); i += 4) {
+    const auto word = source();
+    for (std::size_t j = 0; j < 4; ++j) bytes[i + j] = static_cast<std::uint8_t>(word >> (8 * j));
+  }
+  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
+  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text += '-';
+    text += kHex[bytes[i] >> 4];
+    text += kHex[bytes[i] & 0x0f];
+  }
+  return text;
 }
 
 namespace {

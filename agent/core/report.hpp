@@ -45,6 +45,14 @@ DoctorReport inspect_device(const CheckList& checks, const Host& host, const Con
 
 // The postured.doctor/v1 document (DESIGN.md).
 nlohmann::ordered_json to_doctor_json(const DoctorReport& report);
+// The head of a postured.report/v1 document (DESIGN.md): schema, report_id, generated_at,
+// agent_version, then device, checks and summary as doctor has them. The cycle adds patch, caches,
+// scan and transport.
+nlohmann::ordered_json to_report_json(const DoctorReport& report, const std::string& report_id,
+                                      std::chrono::system_clock::time_point generated_at);
+// A random (version 4) UUID in its lower-case text form: each report's id, by which the console
+// deduplicates a report sent twice.
+std::string random_uuid_v4();
 nlohmann::ordered_json to_json(const DeviceInfo& device);
 nlohmann::ordered_json to_json(const CheckResult& result);
 

@@ -10,11 +10,12 @@
 #include "core/log.hpp"
 #include "core/priority.hpp"
 #include "core/report.hpp"
+#include "daemon/report_document.hpp"
+#include "daemon/reporting.hpp"
 #include "core/text.hpp"
 #include "privacy/enforcer.hpp"
 #include "privacy/evidence.hpp"
 #include "privacy/folder_scan.hpp"
-#include "patch/patch_level.hpp"
 
 namespace postured {
 namespace {
@@ -35,30 +36,6 @@ void migrate_caches(const Config& config, const SecretKey& master) {
       case CacheOperation::Outcome::nothing_to_do: break;
     }
   }
-}
-
-// The report's caches: each one's status and the figures of its last policy enforcement.
-nlohmann::ordered_json cache_report(const Config& config, const SecretKey& master, bool& problems) {
-  CacheVault vault(config.agent.state_dir, master);
-  auto caches = nlohmann::ordered_json::array();
-  for (const auto& cache : config.caches) {
-    const auto status = vault.status(cache);
-    if (status.is_problem()) {
-      problems = true;
-      log::warn("cache ", cache.name, ": ", status.encrypted ? "unreadable: " + status.error : "not encrypted");
-    }
-    auto entry = to_json(status);
-    const auto last =
-        privacy::load_last_enforcement(config.agent.state_dir, cache.name).value_or(privacy::LastEnforcement{});
-    entry["purged_rows"] = last.purged_rows;
-    entry["transformed_values"] = last.transformed_values;
-    entry["pan_findings"] = last.pan_findings;
-    entry["pans_left"] = last.pans_left;
-    entry["last_enforced_at"] = last.at;
-    problems = problems || last.pans_left > 0;
-    caches.push_back(std::move(entry));
-  }
-  return caches;
 }
 
 void log_enforcement(const privacy::CacheEnforcement& r) {
@@ -128,24 +105,16 @@ bool BackgroundRun::start(std::function<void(std::stop_token)> job) {
   return true;
 }
 
-namespace {
-
-// The last scheduled scan's block, or null when no scan has run (or no folder is configured).
-nlohmann::ordered_json last_scan(const Config& config) {
-  if (config.scan_folders.empty()) return nullptr;
-  std::ifstream in(config.agent.state_dir / "last-scan.json");
-  auto block = nlohmann::ordered_json::parse(in, nullptr, false);
-  return block.is_discarded() ? nlohmann::ordered_json(nullptr) : block;
-}
-
-}  // namespace
-
 CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& config, const SecretKey& master,
-                      bool full) {
+                      bool full, ReportingService* reporting) {
   namespace fs = std::filesystem;
   const auto started = std::chrono::system_clock::now();
   const auto steady_start = std::chrono::steady_clock::now();
-  const auto report = inspect_device(checks, host, config, started);
+  migrate_caches(config, master);
+  bool cache_problems = full && enforce_policies(config, master);
+  const bool scan_problems = full && scan_configured_folders(config, master);
+  auto built = build_report(checks, host, config, master, started);
+  const auto& report = built.inspection;
   const auto s = report.summary();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - steady_start);
   log::info("cycle: ", s.pass, " passed, ", s.fail, " failed, ", s.error, " errors, ", s.not_applicable,
@@ -155,28 +124,28 @@ CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& c
       log::warn("check ", r.info.id, " ", to_string(r.outcome.status), ": ", r.outcome.evidence);
     }
   }
-
-  migrate_caches(config, master);
-  bool cache_problems = full && enforce_policies(config, master);
-  const bool scan_problems = full && scan_configured_folders(config, master);
-  auto document = to_doctor_json(report);
-  document["caches"] = cache_report(config, master, cache_problems);
-  document["patch"] = patch::patch_report(host, config);
-  document["scan"] = last_scan(config);
-  document["generated_at"] = text::rfc3339_utc(started);
+  cache_problems = cache_problems || built.cache_problems;
+  const bool problems = report.has_problems() || cache_problems || scan_problems;
+  auto& document = built.document;
+  if (reporting != nullptr && reporting->enabled()) document["transport"] = reporting->transport_block();
   std::error_code ec;
   fs::create_directories(config.agent.state_dir, ec);
   if (!ec) fs::permissions(config.agent.state_dir, fs::perms::owner_all, ec);
   if (ec) {
     log::error("cannot prepare the state directory ", config.agent.state_dir, ": ", ec.message());
-    return {false, report.has_problems() || cache_problems || scan_problems};
+    return {false, problems};
   }
+  const auto text = document.dump(2) + "\n";
   const auto path = config.agent.state_dir / "last-report.json";
-  if (const auto write_error = write_file_atomically(path, document.dump(2) + "\n", kOwnerOnly)) {
+  if (const auto write_error = write_file_atomically(path, text, kOwnerOnly)) {
     log::error("cannot write ", path, ": ", write_error.message());
-    return {false, report.has_problems() || cache_problems || scan_problems};
+    return {false, problems};
   }
-  return {true, report.has_problems() || cache_problems || scan_problems};
+  // Into the spool (committed) before any attempt to send it; the sender's thread takes it from there.
+  if (reporting != nullptr && reporting->enabled() && !reporting->submit(built.report_id(), document.dump())) {
+    return {false, problems};
+  }
+  return {true, problems};
 }
 
 }  // namespace postured

@@ -14,6 +14,8 @@
 
 namespace postured {
 
+class ReportingService;  // daemon/reporting.hpp
+
 struct CycleResult {
   bool completed = false;     // false: the result could not be recorded (exit 3 for --once)
   bool has_problems = false;  // a check failed or could not run, a cache is unencrypted or unreadable, or
@@ -21,11 +23,12 @@ struct CycleResult {
 };
 
 // Runs every enabled check, encrypts and verifies every declared cache, inspects the patch level and
-// writes the report to <state_dir>/last-report.json atomically, with the last folder scan's result.
+// writes the postured.report/v1 document to <state_dir>/last-report.json atomically, with the last folder scan's result.
 // A cache in use is left for the next cycle. With `full` (postured --once), also enforces every
 // cache's policy (between the migration and the report) and scans the [[scan_folder]]s.
+// With `reporting` enabled, the report also carries the transport block and is put into the spool.
 CycleResult run_cycle(const CheckList& checks, const Host& host, const Config& config, const SecretKey& master,
-                      bool full = false);
+                      bool full = false, ReportingService* reporting = nullptr);
 
 // Enforces the policy of every cache that has one, logging each outcome. True when one could not be
 // enforced or still holds card data. Stops between batches once `stop` is requested.

@@ -1,5 +1,9 @@
 // postured: the posture agent daemon.
 #include <iostream>
+// After a libc header: __GLIBC__ comes from <features.h>.
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +17,7 @@
 #include "core/runtime.hpp"
 #include "core/version.hpp"
 #include "daemon/cycle.hpp"
+#include "daemon/reporting.hpp"
 #include "policy/policy_checks.hpp"
 
 namespace {
@@ -66,16 +71,37 @@ int main(int argc, char** argv) {
   if (once) {
     const auto host = open_host(root);
     const auto checks_and_policies = policy::with_policy_checks(builtin_checks(), *config, root);
-    const auto result = run_cycle(checks_and_policies, *host, *config, *master.key, true);
+    ReportingService reporting(*config, *master.key, ReportingService::Mode::once);
+    const auto result = run_cycle(checks_and_policies, *host, *config, *master.key, true, &reporting);
     if (!result.completed) return 3;
+    if (reporting.enabled()) {
+      // One attempt: a console that is down leaves the report in the spool for the daemon.
+      if (const auto error = reporting.send_now(); !error.empty()) {
+        log::warn("report not sent (it stays in the spool): ", error);
+      } else {
+        log::info("report sent to ", config->console.url);
+      }
+    } else {
+      log::info("reporting is off: ", reporting.disabled_reason());
+    }
     return result.has_problems ? 1 : 0;
   }
 
   auto service_manager = connect_service_manager();
   Runtime runtime(*service_manager);
+  // Spool and sender: the sender runs on its own thread; the loop only commits reports and reads status.
+  ReportingService reporting(*config, *master.key, ReportingService::Mode::daemon);
+  if (!reporting.enabled()) log::info("reporting is off: ", reporting.disabled_reason());
+  reporting.start();
+  reporting.set_next_cycle(std::chrono::system_clock::now(),
+                           std::chrono::system_clock::now() + config->schedule.jitter);
   // Each request reads `config` as it is then, so a reload's [[cache]] list applies to the next one.
   const auto key_release = start_key_release_server(runtime.io(), config->agent.runtime_dir, config->agent.socket_group,
                                                     [&](std::string_view request, const PeerIdentity& peer) {
+                                                      // Status holds no secret: anyone who may ask for keys may see it.
+                                                      if (request == reporting_limits::kStatusRequest) {
+                                                        return SecretString(reporting.status().dump() + "\n");
+                                                      }
                                                       CacheVault vault(config->agent.state_dir, *master.key);
                                                       return answer_key_request(request, peer, *config, vault);
                                                     });
@@ -92,7 +118,15 @@ int main(int argc, char** argv) {
         const auto host = open_host(root);
         // Policy files are read again each cycle: an edited policy applies without a reload.
         run_cycle(policy::with_policy_checks(builtin_checks(), *config, root), *host, *config,
-                  *master.key);
+                  *master.key, false, &reporting);
+        // A cycle builds a report of some 100 KiB in many small pieces; give the freed heap back
+        // so that the idle daemon stays small between cycles (glibc keeps it otherwise).
+#if defined(__GLIBC__)
+        ::malloc_trim(0);
+#endif
+        const auto now = std::chrono::system_clock::now();
+        reporting.set_next_cycle(now + config->schedule.check_interval,
+                                 now + config->schedule.check_interval + config->schedule.jitter);
       });
   // Enforcement runs off the loop (it can take seconds on a large cache); destroying the worker at
   // exit stops a run between batches.
