@@ -202,7 +202,11 @@ nlohmann::ordered_json patch_report(const Host& host, const Config& config) {
   }
   auto level = inspect_patch_level(host, baseline ? &*baseline : nullptr);
   level.errors.insert(level.errors.begin(), baseline_errors.begin(), baseline_errors.end());
-  return to_json(level);
+  auto block = to_json(level);
+  // The full inventory (about 90 KB of JSON for 1,000 packages) would go out every cycle from every
+  // terminal; the console needs the counts and what is behind. `posturectl patch --json` lists it.
+  block.erase("packages");
+  return block;
 }
 
 }  // namespace postured::patch

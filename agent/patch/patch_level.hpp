@@ -59,6 +59,7 @@ std::string render_patch_table(const PatchLevel& level, bool color);
 
 // For the daemon's report: inspects the device against config.patch.baseline (read from this
 // machine's file system). An invalid baseline is reported in the block's errors, never thrown.
+// Without `packages`: the inventory stays on the device (`posturectl patch --json`).
 nlohmann::ordered_json patch_report(const Host& host, const Config& config);
 
 }  // namespace postured::patch
