@@ -86,7 +86,18 @@ struct IncomingReport {
   DeviceState state;
 };
 
-enum class IngestOutcome { stored, duplicate };
+enum class IngestOutcome {
+  stored,
+  duplicate,  // the same device sent this report id before: acknowledge, store nothing
+  conflict,   // the report id is stored for another device: refuse, never acknowledge
+};
+
+enum class EnrollmentState {
+  unknown,   // never enrolled: may enroll
+  active,    // holds a certificate that is not revoked: may not enroll again (409 device_exists)
+  released,  // `device release`: every certificate revoked, and the device may enroll once more
+  revoked,   // `device revoke`: refused for good
+};
 
 struct DeviceFilter {
   std::string store_id;  // empty: any
@@ -170,6 +181,8 @@ class Storage {
   // Atomically spends one use of the token when it is known, unexpired and not used up.
   // On accepted, `store_id` is set to the token's store.
   virtual TokenUse use_token(const std::string& token_hash, Clock::time_point now, std::string& store_id) = 0;
+  // The token as stored, without spending a use (to check its store before signing anything).
+  virtual std::optional<TokenRecord> find_token(const std::string& token_hash) = 0;
 
   // Records a certificate issued at enrollment (a device that re-enrolls gets a new row; the device
   // keeps its history). A revoked device id may not enroll again until un-revoked (not offered).
@@ -177,6 +190,11 @@ class Storage {
   // Revokes every certificate of the device; false if the device is unknown.
   virtual bool revoke_device(const std::string& device_id, Clock::time_point now) = 0;
   virtual bool is_revoked(const std::string& device_id) = 0;
+  // Whether the device may enroll (see EnrollmentState).
+  virtual EnrollmentState enrollment_state(const std::string& device_id) = 0;
+  // Revokes every certificate of the device and lets it enroll once more (a reinstalled terminal that
+  // lost its key). A revoked device is released too. False if the device is unknown.
+  virtual bool release_device(const std::string& device_id, Clock::time_point now) = 0;
   // Serials of every revoked certificate, for the handshake's check.
   virtual std::vector<std::string> revoked_serials() = 0;
 
