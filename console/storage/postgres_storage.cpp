@@ -49,6 +49,8 @@ constexpr const char* apply_states =
 constexpr const char* touch_devices =
     "UPDATE devices AS d SET last_seen_at = GREATEST(d.last_seen_at, n.received_at)"
     " FROM unnest($1::text[], $2::bigint[]) AS n(device_id, received_at) WHERE d.device_id = n.device_id";
+// The device of each report id of the batch that was already stored (duplicate or conflict).
+constexpr const char* report_owners = "SELECT report_id, device_id FROM reports WHERE report_id = ANY($1::text[])";
 constexpr const char* checks_of_devices =
     "SELECT device_id, check_id, title, status, severity FROM device_checks WHERE device_id = ANY($1::text[])";
 constexpr const char* delete_checks =
@@ -220,6 +222,12 @@ class Connection {
     PQreset(conn_);
   }
 
+  // Whether a statement that commits (a COMMIT, or any statement outside a transaction) was handed to
+  // libpq since forget_commits(): if the connection broke after that, the server may have committed it.
+  bool may_have_committed() const { return commit_sent_; }
+  void forget_commits() { commit_sent_ = false; }
+  void mark_commit_sent() { commit_sent_ = true; }
+
   // Runs `sql` (shared `?` SQL or PostgreSQL's own $n SQL) as a prepared statement.
   Result run(const std::string& sql, const Params& params, std::string_view doing) {
     auto it = prepared_.find(sql);
@@ -230,6 +238,7 @@ class Connection {
       it = prepared_.emplace(sql, std::move(name)).first;
     }
     const auto values = params.pointers();
+    if (PQtransactionStatus(conn_) == PQTRANS_IDLE) commit_sent_ = true;  // autocommit: this statement commits
     Result result(PQexecPrepared(conn_, it->second.c_str(), params.size(), values.data(), nullptr, nullptr, 0));
     check(result, doing);
     return result;
@@ -238,11 +247,13 @@ class Connection {
 
   // Runs parameterless statements (transaction control, migrations' DDL) in one simple query.
   void script(const char* sql, std::string_view doing) {
+    if (PQtransactionStatus(conn_) == PQTRANS_IDLE && !starts_transaction(sql)) commit_sent_ = true;
     Result result(PQexec(conn_, sql));
     check(result, doing);
   }
 
  private:
+  static bool starts_transaction(std::string_view sql) { return sql.substr(0, 5) == "BEGIN"; }
   static std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
@@ -256,6 +267,7 @@ class Connection {
 
   PGconn* conn_ = nullptr;
   std::string where_;
+  bool commit_sent_ = false;
   std::unordered_map<std::string, std::string> prepared_;
 };
 
@@ -275,6 +287,7 @@ class Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void commit() {
+    connection_.mark_commit_sent();
     connection_.script("COMMIT", "committing");
     done_ = true;
   }
@@ -303,54 +316,108 @@ class PostgresStorage final : public Storage {
   }
 
   void add_token(const TokenRecord& token) override {
-    with_connection([&](Connection& c) {
-      c.run(schema::insert_token,
-            Params()
-                .add(token.token_hash)
-                .add(token.store_id)
-                .add(token.uses_allowed)
-                .add(token.uses_left)
-                .add(token.created_at)
-                .add(token.expires_at),
-            "adding a token");
-    });
+    with_connection(
+        [&](Connection& c) {
+          Transaction tx(c);
+          c.run(schema::insert_token,
+                Params()
+                    .add(token.token_hash)
+                    .add(token.store_id)
+                    .add(token.uses_allowed)
+                    .add(token.uses_left)
+                    .add(token.created_at)
+                    .add(token.expires_at),
+                "adding a token");
+          tx.commit();
+        },
+        Rerun::before_commit_only);  // a second run would fail on the row the first one added
   }
 
   TokenUse use_token(const std::string& token_hash, Clock::time_point now, std::string& store_id) override {
-    return with_connection([&](Connection& c) {
-      // One statement in autocommit: the row lock makes a racing second use wait and then see 0 left.
-      const auto spent = c.run(schema::spend_token, Params().add(token_hash).add(now), "using a token");
-      if (spent.rows() == 1) {
-        store_id = spent.text(0, 0);
-        return TokenUse::accepted;
-      }
-      const auto state = c.run(schema::token_state, Params().add(token_hash), "reading a token");
-      if (state.rows() == 0) return TokenUse::unknown;
-      return state.i64(0, 0) <= to_unix_ns(now) ? TokenUse::expired : TokenUse::exhausted;
+    // In a transaction, not autocommit: a connection that breaks before the COMMIT went out is retried,
+    // one that breaks during it is not (the use may be spent). The row lock makes a racing second use
+    // wait and then see 0 left.
+    return with_connection(
+        [&](Connection& c) {
+          Transaction tx(c);
+          const auto spent = c.run(schema::spend_token, Params().add(token_hash).add(now), "using a token");
+          if (spent.rows() == 1) {
+            tx.commit();
+            store_id = spent.text(0, 0);
+            return TokenUse::accepted;
+          }
+          const auto state = c.run(schema::token_state, Params().add(token_hash), "reading a token");
+          if (state.rows() == 0) return TokenUse::unknown;
+          return state.i64(0, 0) <= to_unix_ns(now) ? TokenUse::expired : TokenUse::exhausted;
+        },
+        Rerun::before_commit_only);
+  }
+
+  std::optional<TokenRecord> find_token(const std::string& token_hash) override {
+    return with_connection([&](Connection& c) -> std::optional<TokenRecord> {
+      const auto r = c.run(schema::find_token, Params().add(token_hash), "reading a token");
+      if (r.rows() == 0) return std::nullopt;
+      return TokenRecord{r.text(0, 0),
+                         r.text(0, 1),
+                         static_cast<int>(r.i64(0, 2)),
+                         static_cast<int>(r.i64(0, 3)),
+                         from_unix_ns(r.i64(0, 4)),
+                         from_unix_ns(r.i64(0, 5))};
     });
   }
 
   void record_enrollment(const EnrolledCertificate& certificate) override {
-    with_connection([&](Connection& c) {
+    with_connection(
+        [&](Connection& c) {
+          Transaction tx(c);
+          const auto enrolled = c.run(schema::enroll_device,
+                                      Params()
+                                          .add(certificate.device_id)
+                                          .add(certificate.store_id)
+                                          .add(certificate.issued_at)
+                                          .add(certificate.not_after)
+                                          .add(certificate.issued_at),
+                                      "recording an enrollment");
+          if (enrolled.changed() == 0) {
+            const auto row =
+                c.run(schema::device_enrollment, Params().add(certificate.device_id), "reading a device's enrollment");
+            if (row.rows() == 1 && !row.null(0, 0))
+              throw StorageError("postgresql: device '" + certificate.device_id +
+                                 "' is revoked and may not enroll again");
+            throw StorageError("postgresql: device '" + certificate.device_id +
+                               "' is enrolled with a valid certificate in another store and may not move to store '" +
+                               certificate.store_id + "' (release it first)");
+          }
+          c.run(schema::insert_certificate,
+                Params()
+                    .add(certificate.serial)
+                    .add(certificate.device_id)
+                    .add(certificate.store_id)
+                    .add(certificate.issued_at)
+                    .add(certificate.not_after),
+                "recording a certificate");
+          tx.commit();
+        },
+        Rerun::before_commit_only);  // a second run would fail on the serial the first one recorded
+  }
+
+  EnrollmentState enrollment_state(const std::string& device_id) override {
+    return with_connection([&](Connection& c) {
+      const auto r = c.run(schema::device_enrollment, Params().add(device_id), "reading a device's enrollment");
+      if (r.rows() == 0) return EnrollmentState::unknown;
+      return enrollment_state_of(!r.null(0, 0), !r.null(0, 1), r.null(0, 2) ? std::nullopt : std::optional(r.i64(0, 2)),
+                                 Clock::now());
+    });
+  }
+
+  bool release_device(const std::string& device_id, Clock::time_point now) override {
+    return with_connection([&](Connection& c) {
       Transaction tx(c);
-      const auto enrolled = c.run(schema::enroll_device,
-                                  Params()
-                                      .add(certificate.device_id)
-                                      .add(certificate.store_id)
-                                      .add(certificate.issued_at)
-                                      .add(certificate.not_after),
-                                  "recording an enrollment");
-      if (enrolled.changed() == 0)
-        throw StorageError("postgresql: device '" + certificate.device_id + "' is revoked and may not enroll again");
-      c.run(schema::insert_certificate,
-            Params()
-                .add(certificate.serial)
-                .add(certificate.device_id)
-                .add(certificate.store_id)
-                .add(certificate.issued_at)
-                .add(certificate.not_after),
-            "recording a certificate");
+      const bool known =
+          c.run(schema::release_device, Params().add(now).add(device_id), "releasing a device").changed() > 0;
+      c.run(schema::revoke_certificates, Params().add(now).add(device_id), "revoking certificates");
       tx.commit();
+      return known;
     });
   }
 
@@ -385,8 +452,10 @@ class PostgresStorage final : public Storage {
     if (reports.empty()) return {};
     const auto firsts = first_occurrences(reports);
     std::vector<bool> stored(reports.size(), false);
+    std::unordered_map<std::string, std::string> owners;  // report ids stored before -> their device
     with_connection([&](Connection& c) {
       std::fill(stored.begin(), stored.end(), false);  // a retry after a reconnect starts over
+      owners.clear();
       Transaction tx(c);
       std::vector<const IncomingReport*> device_rows;
       std::unordered_set<std::string_view> seen;
@@ -418,17 +487,25 @@ class PostgresStorage final : public Storage {
           "storing reports");
       std::unordered_set<std::string> new_ids;
       for (int i = 0; i < inserted.rows(); ++i) new_ids.insert(inserted.text(i, 0));
-      for (const std::size_t i : firsts) stored[i] = new_ids.count(reports[i].report_id) > 0;
+      std::vector<const std::string*> known_ids;
+      for (const std::size_t i : firsts) {
+        stored[i] = new_ids.count(reports[i].report_id) > 0;
+        if (!stored[i]) known_ids.push_back(&reports[i].report_id);
+      }
+      if (!known_ids.empty()) {
+        const auto known = c.run(
+            report_owners,
+            Params().add(array_literal(known_ids, [](const std::string* id) -> const std::string& { return *id; })),
+            "reading reports' devices");
+        for (int i = 0; i < known.rows(); ++i) owners.emplace(known.text(i, 0), known.text(i, 1));
+      }
 
       apply_states_of(c, reports, newest_per_device(reports, stored));
       if (!new_ids.empty())
         c.run(schema::count_stored, Params().add(static_cast<std::int64_t>(new_ids.size())), "counting reports");
       tx.commit();
     });
-    std::vector<IngestOutcome> outcomes;
-    outcomes.reserve(reports.size());
-    for (const bool s : stored) outcomes.push_back(s ? IngestOutcome::stored : IngestOutcome::duplicate);
-    return outcomes;
+    return ingest_outcomes(reports, stored, owners);
   }
 
   std::vector<DeviceSummary> devices(const DeviceFilter& filter, Clock::time_point now) override {
@@ -585,15 +662,28 @@ class PostgresStorage final : public Storage {
     if (idle_.size() < storage_limits::idle_connections_kept) idle_.push_back(std::move(connection));
   }
 
+  // Whether a body may run again after the connection broke once it had sent a COMMIT.
+  enum class Rerun {
+    always,              // reads, and writes whose second run changes nothing (ON CONFLICT DO NOTHING, COALESCE)
+    before_commit_only,  // spends or adds something: a second run after a commit would do it twice
+  };
+
   // Runs `body` on a pooled connection. When the server dropped the connection (restart, failover, idle
-  // timeout), reconnects once and runs `body` again from the start; its transaction had rolled back.
+  // timeout), reconnects once and runs `body` again from the start; its transaction had rolled back. With
+  // Rerun::before_commit_only, that happens only when the break came before a COMMIT was sent: if it came
+  // during the COMMIT, nobody knows whether it committed, and the caller gets a StorageError instead. Such
+  // bodies run every statement inside a Transaction (an autocommit statement counts as a COMMIT).
   template <class Body>
-  std::invoke_result_t<Body&, Connection&> with_connection(Body&& body) {
+  std::invoke_result_t<Body&, Connection&> with_connection(Body&& body, Rerun rerun = Rerun::always) {
     auto lease = this->lease();
+    lease->forget_commits();
     try {
       return body(*lease);
-    } catch (const StorageError&) {
+    } catch (const StorageError& e) {
       if (!lease->lost()) throw;
+      if (rerun == Rerun::before_commit_only && lease->may_have_committed())
+        throw StorageError(std::string(e.what()) +
+                           " (the connection broke while committing: it may or may not have been recorded)");
     }
     lease->reset();
     if (lease->lost())

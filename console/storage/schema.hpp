@@ -70,8 +70,12 @@ inline const Migration migrations[] = {
      // Running totals that would otherwise need a full scan of reports on every dashboard load.
      "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
      "INSERT INTO counters (name, value) VALUES ('reports_stored', 0)"},
+    {2, "devices.released_at: a released device may enroll once more",
+     // Set by `device release` (every certificate revoked, revoked_at cleared), cleared by the next
+     // enrollment. A device row without it is active or revoked; see enrollment_state().
+     "ALTER TABLE devices ADD COLUMN released_at BIGINT"},
 };
-inline constexpr int latest_version = 1;
+inline constexpr int latest_version = 2;
 
 // ---- tokens and enrollment ------------------------------------------------------------------------------
 inline constexpr const char* insert_token =
@@ -82,20 +86,34 @@ inline constexpr const char* spend_token =
     "UPDATE tokens SET uses_left = uses_left - 1"
     " WHERE token_hash = ? AND uses_left > 0 AND expires_at > ? RETURNING store_id";
 inline constexpr const char* token_state = "SELECT expires_at, uses_left FROM tokens WHERE token_hash = ?";
-// A revoked device keeps its row and cannot enroll again: the update matches nothing.
+inline constexpr const char* find_token =
+    "SELECT token_hash, store_id, uses_allowed, uses_left, created_at, expires_at FROM tokens WHERE token_hash = ?";
+// A device row may take a new enrollment when it is new, released, its certificates have all expired
+// (the last placeholder: the new certificate's issued_at), or the enrollment keeps its store (a renewal).
+// Otherwise, and always when the device is revoked, the update matches nothing: an active device never
+// moves to another store because someone holds a token for that store. A released device's old
+// certificates are revoked, so its certificate_not_after becomes the new certificate's.
 inline constexpr const char* enroll_device =
     "INSERT INTO devices (device_id, store_id, enrolled_at, certificate_not_after) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (device_id) DO UPDATE SET store_id = excluded.store_id,"
-    " certificate_not_after = CASE WHEN devices.certificate_not_after IS NULL"
+    " ON CONFLICT (device_id) DO UPDATE SET store_id = excluded.store_id, released_at = NULL,"
+    " certificate_not_after = CASE WHEN devices.released_at IS NOT NULL OR devices.certificate_not_after IS NULL"
     "  OR devices.certificate_not_after < excluded.certificate_not_after"
     "  THEN excluded.certificate_not_after ELSE devices.certificate_not_after END"
-    " WHERE devices.revoked_at IS NULL";
+    " WHERE devices.revoked_at IS NULL AND (devices.store_id = excluded.store_id OR devices.released_at IS NOT NULL"
+    "  OR devices.certificate_not_after <= ?)";
+// What enrollment_state() decides on.
+inline constexpr const char* device_enrollment =
+    "SELECT revoked_at, released_at, certificate_not_after, store_id FROM devices WHERE device_id = ?";
 inline constexpr const char* insert_certificate =
     "INSERT INTO certificates (serial, device_id, store_id, issued_at, not_after) VALUES (?, ?, ?, ?, ?)";
 inline constexpr const char* revoke_device =
     "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE device_id = ?";
 inline constexpr const char* revoke_certificates =
     "UPDATE certificates SET revoked_at = COALESCE(revoked_at, ?) WHERE device_id = ?";
+// Release: the device is no longer revoked (if it was) and may enroll once; its certificates are revoked
+// by revoke_certificates in the same transaction.
+inline constexpr const char* release_device =
+    "UPDATE devices SET revoked_at = NULL, released_at = COALESCE(released_at, ?) WHERE device_id = ?";
 inline constexpr const char* device_revoked_at = "SELECT revoked_at FROM devices WHERE device_id = ?";
 inline constexpr const char* revoked_serials =
     "SELECT serial FROM certificates WHERE revoked_at IS NOT NULL ORDER BY serial";
@@ -105,6 +123,8 @@ inline constexpr const char* revoked_serials =
 // after a database restore) still lands, under a device row made from the report.
 inline constexpr const char* ensure_device =
     "INSERT INTO devices (device_id, store_id, enrolled_at) VALUES (?, ?, ?) ON CONFLICT (device_id) DO NOTHING";
+// Which device a report id belongs to (a report id not stored by this batch: duplicate or conflict).
+inline constexpr const char* report_owner = "SELECT device_id FROM reports WHERE report_id = ?";
 inline constexpr const char* insert_report =
     "INSERT INTO reports (report_id, device_id, generated_at, received_at, status, body)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING";

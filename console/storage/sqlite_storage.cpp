@@ -260,6 +260,19 @@ class SqliteStorage final : public Storage {
     return outcome;
   }
 
+  std::optional<TokenRecord> find_token(const std::string& token_hash) override {
+    auto reader = lease();
+    Query q(*reader, schema::find_token, "reading a token");
+    q.bind(token_hash);
+    if (!q.step()) return std::nullopt;
+    return TokenRecord{q.text(0),
+                       q.text(1),
+                       static_cast<int>(q.i64(2)),
+                       static_cast<int>(q.i64(3)),
+                       from_unix_ns(q.i64(4)),
+                       from_unix_ns(q.i64(5))};
+  }
+
   void record_enrollment(const EnrolledCertificate& certificate) override {
     write([&](Connection& c) {
       const int changed = Query(c, schema::enroll_device, "recording an enrollment")
@@ -267,9 +280,17 @@ class SqliteStorage final : public Storage {
                               .bind(certificate.store_id)
                               .bind(certificate.issued_at)
                               .bind(certificate.not_after)
+                              .bind(certificate.issued_at)
                               .run();
-      if (changed == 0)
-        throw StorageError("sqlite: device '" + certificate.device_id + "' is revoked and may not enroll again");
+      if (changed == 0) {
+        Query q(c, schema::device_enrollment, "reading a device's enrollment");
+        q.bind(certificate.device_id);
+        if (q.step() && !q.null(0))
+          throw StorageError("sqlite: device '" + certificate.device_id + "' is revoked and may not enroll again");
+        throw StorageError("sqlite: device '" + certificate.device_id +
+                           "' is enrolled with a valid certificate in another store and may not move to store '" +
+                           certificate.store_id + "' (release it first)");
+      }
       Query(c, schema::insert_certificate, "recording a certificate")
           .bind(certificate.serial)
           .bind(certificate.device_id)
@@ -284,6 +305,24 @@ class SqliteStorage final : public Storage {
     bool known = false;
     write([&](Connection& c) {
       known = Query(c, schema::revoke_device, "revoking a device").bind(now).bind(device_id).run() > 0;
+      Query(c, schema::revoke_certificates, "revoking certificates").bind(now).bind(device_id).run();
+    });
+    return known;
+  }
+
+  EnrollmentState enrollment_state(const std::string& device_id) override {
+    auto reader = lease();
+    Query q(*reader, schema::device_enrollment, "reading a device's enrollment");
+    q.bind(device_id);
+    if (!q.step()) return EnrollmentState::unknown;
+    return enrollment_state_of(!q.null(0), !q.null(1), q.null(2) ? std::nullopt : std::optional(q.i64(2)),
+                               Clock::now());
+  }
+
+  bool release_device(const std::string& device_id, Clock::time_point now) override {
+    bool known = false;
+    write([&](Connection& c) {
+      known = Query(c, schema::release_device, "releasing a device").bind(now).bind(device_id).run() > 0;
       Query(c, schema::revoke_certificates, "revoking certificates").bind(now).bind(device_id).run();
     });
     return known;
@@ -306,9 +345,11 @@ class SqliteStorage final : public Storage {
 
   std::vector<IngestOutcome> store_reports(const std::vector<IncomingReport>& reports) override {
     std::vector<bool> stored(reports.size(), false);
+    std::unordered_map<std::string, std::string> owners;  // report ids stored before -> their device
     if (reports.empty()) return {};
     write([&](Connection& c) {
       std::fill(stored.begin(), stored.end(), false);
+      owners.clear();
       std::unordered_set<std::string_view> known;
       for (const auto& r : reports)
         if (known.insert(r.device_id).second)
@@ -329,14 +370,16 @@ class SqliteStorage final : public Storage {
                         .bind_unchanged(r.json)
                         .run() == 1;
         count += stored[i] ? 1 : 0;
+        if (!stored[i]) {
+          Query owner(c, schema::report_owner, "reading a report's device");
+          owner.bind(r.report_id);
+          if (owner.step()) owners.emplace(r.report_id, owner.text(0));
+        }
       }
       for (const std::size_t i : newest_per_device(reports, stored)) apply_state(c, reports[i]);
       if (count > 0) Query(c, schema::count_stored, "counting reports").bind(count).run();
     });
-    std::vector<IngestOutcome> outcomes;
-    outcomes.reserve(reports.size());
-    for (const bool s : stored) outcomes.push_back(s ? IngestOutcome::stored : IngestOutcome::duplicate);
-    return outcomes;
+    return ingest_outcomes(reports, stored, owners);
   }
 
   std::vector<DeviceSummary> devices(const DeviceFilter& filter, Clock::time_point now) override {

@@ -38,6 +38,39 @@ std::vector<std::size_t> newest_per_device(const std::vector<IncomingReport>& re
   return newest;
 }
 
+std::vector<IngestOutcome> ingest_outcomes(const std::vector<IncomingReport>& reports, const std::vector<bool>& stored,
+                                           const std::unordered_map<std::string, std::string>& owners) {
+  std::vector<IngestOutcome> outcomes;
+  outcomes.reserve(reports.size());
+  std::unordered_map<std::string_view, std::string_view> owner;  // report id -> device id
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const IncomingReport& r = reports[i];
+    auto it = owner.find(r.report_id);
+    if (it == owner.end()) {
+      std::string_view device = r.device_id;
+      if (!stored[i]) {
+        const auto before = owners.find(r.report_id);
+        if (before != owners.end()) device = before->second;
+      }
+      it = owner.emplace(r.report_id, device).first;
+      if (stored[i]) {
+        outcomes.push_back(IngestOutcome::stored);
+        continue;
+      }
+    }
+    outcomes.push_back(it->second == r.device_id ? IngestOutcome::duplicate : IngestOutcome::conflict);
+  }
+  return outcomes;
+}
+
+EnrollmentState enrollment_state_of(bool revoked, bool released, std::optional<std::int64_t> certificate_not_after,
+                                    Clock::time_point now) {
+  if (revoked) return EnrollmentState::revoked;
+  if (released) return EnrollmentState::released;
+  if (certificate_not_after && *certificate_not_after <= to_unix_ns(now)) return EnrollmentState::released;
+  return EnrollmentState::active;
+}
+
 CheckChanges diff_checks(const std::vector<CheckState>& stored, const std::vector<CheckState>& incoming) {
   std::unordered_map<std::string_view, const CheckState*> wanted;
   std::vector<const CheckState*> order;  // first appearance, holding the last value of each id

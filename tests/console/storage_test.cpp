@@ -330,6 +330,115 @@ TEST_CASE("storage: enrollment, re-enrollment and revocation", "[storage]") {
   CHECK(storage->device("pos-1", 10)->summary.revoked);
 }
 
+TEST_CASE("storage: find_token reads a token without spending a use", "[storage]") {
+  const std::string backend = GENERATE("sqlite", "postgresql");
+  CAPTURE(backend);
+  TestDatabase db(backend);
+  auto storage = db.open();
+  storage->add_token(token("one-use", "store-4", 1, t0 + 1h));
+  for (int i = 0; i < 3; ++i) {
+    const auto found = storage->find_token("one-use");
+    REQUIRE(found);
+    CHECK(found->token_hash == "one-use");
+    CHECK(found->store_id == "store-4");
+    CHECK(found->uses_allowed == 1);
+    CHECK(found->uses_left == 1);
+    CHECK(found->created_at == t0 - 1h);
+    CHECK(found->expires_at == t0 + 1h);
+  }
+  CHECK_FALSE(storage->find_token("nobody-knows"));
+  std::string store;
+  CHECK(storage->use_token("one-use", t0, store) == TokenUse::accepted);
+  REQUIRE(storage->find_token("one-use"));
+  CHECK(storage->find_token("one-use")->uses_left == 0);
+}
+
+TEST_CASE("storage: enrollment state: an active device keeps its store, release lets it enroll once", "[storage]") {
+  const std::string backend = GENERATE("sqlite", "postgresql");
+  CAPTURE(backend);
+  TestDatabase db(backend);
+  auto storage = db.open();
+  const auto now = Clock::now();
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::unknown);
+  storage->record_enrollment(certificate("pos-1", "store-1", "0b01", now - 1h));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::active);
+
+  // A token holder of another store cannot take the device over; a renewal in its own store is recorded.
+  CHECK_THROWS_WITH(storage->record_enrollment(certificate("pos-1", "store-2", "0b02", now)),
+                    ContainsSubstring("may not move"));
+  CHECK(storage->device("pos-1", 1)->summary.state.store_id == "store-1");
+  CHECK(storage->revoked_serials().empty());
+  storage->record_enrollment(certificate("pos-1", "store-1", "0b03", now));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::active);
+  CHECK(storage->store_reports({report("r1", "pos-1", "store-1", now - 30min)})[0] == IngestOutcome::stored);
+
+  // Released: every certificate revoked, one new enrollment (in any store) allowed, history kept.
+  CHECK_FALSE(storage->release_device("pos-unknown", now));
+  CHECK(storage->release_device("pos-1", now));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::released);
+  CHECK_FALSE(storage->is_revoked("pos-1"));
+  CHECK(storage->revoked_serials() == std::vector<std::string>{"0b01", "0b03"});
+  storage->record_enrollment(certificate("pos-1", "store-2", "0b04", now));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::active);
+  auto detail = storage->device("pos-1", 10);
+  REQUIRE(detail);
+  CHECK(detail->summary.state.store_id == "store-2");
+  CHECK(detail->summary.enrolled_at == now - 1h);  // the first enrollment
+  CHECK(detail->summary.certificate_not_after == now + 90 * 24h);
+  CHECK_FALSE(detail->summary.revoked);
+  REQUIRE(detail->history.size() == 1);
+  CHECK(detail->history[0].report_id == "r1");
+  CHECK(storage->revoked_serials() == std::vector<std::string>{"0b01", "0b03"});  // the new one is valid
+  // Active again: the release was used up.
+  CHECK_THROWS_AS(storage->record_enrollment(certificate("pos-1", "store-3", "0b05", now)), StorageError);
+
+  // Revoked for good, until released.
+  CHECK(storage->revoke_device("pos-1", now));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::revoked);
+  CHECK_THROWS_WITH(storage->record_enrollment(certificate("pos-1", "store-2", "0b06", now)),
+                    ContainsSubstring("revoked"));
+  CHECK(storage->release_device("pos-1", now));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::released);
+  CHECK_FALSE(storage->is_revoked("pos-1"));
+  storage->record_enrollment(certificate("pos-1", "store-2", "0b07", now));
+  CHECK(storage->enrollment_state("pos-1") == EnrollmentState::active);
+  CHECK(storage->revoked_serials() == std::vector<std::string>{"0b01", "0b03", "0b04"});
+
+  // A device whose certificates all expired can no longer renew: it may enroll again.
+  storage->record_enrollment(certificate("pos-old", "store-1", "0b08", now - 100 * 24h));
+  CHECK(storage->enrollment_state("pos-old") == EnrollmentState::released);
+  storage->record_enrollment(certificate("pos-old", "store-5", "0b09", now));
+  CHECK(storage->enrollment_state("pos-old") == EnrollmentState::active);
+  CHECK(storage->device("pos-old", 1)->summary.state.store_id == "store-5");
+
+  // A device known only from its reports (a database restore) holds a certificate we did not record.
+  CHECK(storage->store_reports({report("x1", "pos-restored", "store-7", now)})[0] == IngestOutcome::stored);
+  CHECK(storage->enrollment_state("pos-restored") == EnrollmentState::active);
+  CHECK_THROWS_AS(storage->record_enrollment(certificate("pos-restored", "store-8", "0b10", now)), StorageError);
+  CHECK(storage->device("pos-restored", 1)->summary.state.store_id == "store-7");
+}
+
+TEST_CASE("storage: a report id stored for another device is a conflict, never acknowledged", "[storage]") {
+  const std::string backend = GENERATE("sqlite", "postgresql");
+  CAPTURE(backend);
+  TestDatabase db(backend);
+  auto storage = db.open();
+  CHECK(storage->store_reports({report("r1", "pos-1", "store-1", t0 - 2h)})[0] == IngestOutcome::stored);
+  // Across batches, and within one: the id belongs to whoever stored it first.
+  const auto outcomes =
+      storage->store_reports({report("r1", "pos-2", "store-1", t0 - 1h), report("r1", "pos-1", "store-1", t0 - 2h),
+                              report("r2", "pos-2", "store-1", t0 - 1h), report("r2", "pos-3", "store-1", t0 - 1h),
+                              report("r2", "pos-2", "store-1", t0 - 1h)});
+  CHECK(outcomes == std::vector<IngestOutcome>{IngestOutcome::conflict, IngestOutcome::duplicate, IngestOutcome::stored,
+                                               IngestOutcome::conflict, IngestOutcome::duplicate});
+  // The conflicting reports changed nothing: pos-2's state is its own report's, pos-3 has none.
+  CHECK(storage->device("pos-1", 10)->history.size() == 1);
+  CHECK(storage->device("pos-2", 10)->summary.last_report_id == "r2");
+  const auto pos3 = storage->device("pos-3", 10);
+  CHECK((!pos3 || pos3->history.empty()));
+  CHECK(storage->summary(t0, 24h).reports_stored == 2);
+}
+
 TEST_CASE("storage: reports are stored once, duplicates within and across batches are acknowledged", "[storage]") {
   const std::string backend = GENERATE("sqlite", "postgresql");
   CAPTURE(backend);
@@ -683,4 +792,34 @@ TEST_CASE("storage: PostgreSQL reconnects once when the server dropped the conne
   REQUIRE(db.cut_connections() >= 1);
   CHECK(storage->summary(t0, 24h).reports_stored == 2);
   CHECK(storage->device("pos-1", 10)->summary.last_report_id == "r2");
+}
+
+TEST_CASE("storage: PostgreSQL does not run a token use again when the connection broke during its COMMIT",
+          "[storage]") {
+  TestDatabase db("postgresql");
+  auto storage = db.open();
+  storage->add_token(token("tok", "store-1", 5, t0 + 1h));
+  // The first COMMIT that spends a use ends its own session, as a server crash right then would. The
+  // sequence is not transactional, so only the first attempt dies.
+  db.raw(
+      "CREATE SEQUENCE commits_seen;"
+      "CREATE FUNCTION die_at_first_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+      " IF nextval('commits_seen') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;"
+      " RETURN NULL; END $$;"
+      "CREATE CONSTRAINT TRIGGER die_at_commit AFTER UPDATE ON tokens DEFERRABLE INITIALLY DEFERRED"
+      " FOR EACH ROW EXECUTE FUNCTION die_at_first_commit()");
+  std::string store;
+  // Whether the use was spent is unknown to the console: it says so instead of spending another.
+  CHECK_THROWS_WITH(storage->use_token("tok", t0, store), ContainsSubstring("may or may not"));
+  REQUIRE(storage->find_token("tok"));
+  CHECK(storage->find_token("tok")->uses_left == 5);  // this server rolled it back; it was not run twice
+  CHECK(storage->use_token("tok", t0, store) == TokenUse::accepted);
+  CHECK(storage->find_token("tok")->uses_left == 4);
+  // A break before the COMMIT went out is retried (the pooled connection died while idle).
+  REQUIRE(db.cut_connections() >= 1);
+  storage->record_enrollment(certificate("pos-1", "store-1", "0c01"));
+  REQUIRE(db.cut_connections() >= 1);
+  CHECK(storage->use_token("tok", t0, store) == TokenUse::accepted);
+  CHECK(storage->find_token("tok")->uses_left == 3);
+  CHECK(storage->enrollment_state("pos-1") != EnrollmentState::unknown);
 }
