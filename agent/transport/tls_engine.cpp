@@ -100,6 +100,14 @@ int TlsEngine::verify_callback(void* self, mbedtls_x509_crt* certificate, int de
       if (engine.config_->role() == TlsConfig::Role::server) {
         const RevokedSerials* revoked = engine.config_->revoked_serials();
         if (revoked && revoked->contains(identity.serial)) *flags |= MBEDTLS_X509_BADCERT_REVOKED;
+        // A client certificate must say it is one. mbedTLS checks extendedKeyUsage only after this
+        // callback, accepts a certificate without the extension, and in optional mode ignores a
+        // mismatch; so the presence and the purpose are both required here, where failing is fatal.
+        if (!mbedtls_x509_crt_has_ext_type(certificate, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+            mbedtls_x509_crt_check_extended_key_usage(certificate, MBEDTLS_OID_CLIENT_AUTH,
+                                                      MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) != 0) {
+          *flags |= MBEDTLS_X509_BADCERT_EXT_KEY_USAGE;
+        }
         outcome.leaf_flags |= *flags;
         // Required mode fails on the flags by itself, with the alert that fits them (certificate_revoked,
         // unknown_ca, ...); optional mode needs the error, and then always sends access_denied.
@@ -109,7 +117,8 @@ int TlsEngine::verify_callback(void* self, mbedtls_x509_crt* certificate, int de
       } else {
         outcome.leaf_flags |= *flags;
       }
-      if (outcome.leaf_flags == 0 && outcome.chain_flags == 0) engine.peer_identity_ = std::move(identity);
+      // Only a candidate: the identity is bound once the whole handshake succeeded (handshake()).
+      if (outcome.leaf_flags == 0 && outcome.chain_flags == 0) engine.candidate_identity_ = std::move(identity);
     } else {
       outcome.chain_flags |= *flags;
       if (*flags && !outcome.failing_ca) outcome.failing_ca = summarize(*certificate);
@@ -140,7 +149,16 @@ TlsEngine::Step TlsEngine::step(int rc) {
 
 TlsEngine::Step TlsEngine::handshake() {
   const int rc = mbedtls_ssl_handshake(ssl_.get());
-  if (rc == 0) handshake_done_ = true;
+  if (rc == 0) {
+    handshake_done_ = true;
+    // mbedTLS runs some checks (key usage) after the verify callback and, with an optional client
+    // certificate, finishes the handshake despite their failure: the final verify result decides.
+    if (candidate_identity_ && mbedtls_ssl_get_verify_result(ssl_.get()) == 0 && verify_.leaf_flags == 0 &&
+        verify_.chain_flags == 0) {
+      peer_identity_ = std::move(candidate_identity_);
+    }
+    candidate_identity_.reset();
+  }
   if (rc < 0 && !is_retry(rc)) {
     const std::uint32_t result = mbedtls_ssl_get_verify_result(ssl_.get());
     if (verify_.leaf_flags == 0 && verify_.chain_flags == 0 && result != 0 && result != UINT32_MAX) {

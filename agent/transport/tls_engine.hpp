@@ -65,7 +65,8 @@ class TlsEngine {
   const std::string& certificate_problem() const { return certificate_problem_; }
   // The peer's certificate as the last handshake saw it (kept here: TLS 1.3 may not keep it).
   const std::optional<CertificateSummary>& peer_certificate() const { return verify_.leaf; }
-  // The verified peer certificate's CN, OU and serial; empty when the peer presented none.
+  // The verified peer certificate's CN, OU and serial, set once the handshake completed with a verify
+  // result of 0; empty when the peer presented none.
   const std::optional<PeerIdentity>& peer_identity() const { return peer_identity_; }
   // The fatal alert the peer sent (RFC 8446 6: 40 handshake_failure, 48 unknown_ca, 116
   // certificate_required, ...), or -1.
@@ -93,6 +94,7 @@ class TlsEngine {
   std::size_t input_end_ = 0;
   std::vector<unsigned char> write_staging_;
   VerifyOutcome verify_;
+  std::optional<PeerIdentity> candidate_identity_;  // from the verify callback, before the handshake ends
   std::optional<PeerIdentity> peer_identity_;
   std::string certificate_problem_;
   int peer_alert_ = -1;

@@ -55,6 +55,13 @@ struct EndpointLimits {
   static constexpr std::size_t kMaxEnrollBody = 64 * 1024;
   // Pending connections the kernel keeps before accept().
   static constexpr int kListenBacklog = 1024;
+  // Open connections at most; one more is closed at once. Each costs a TLS context and buffers
+  // (~50 KiB); a store's terminals keep one each, so this is far above a fleet's steady load but
+  // keeps a flood from exhausting memory or file descriptors.
+  static constexpr std::size_t kMaxConnections = 10000;
+  // After accept() fails (EMFILE, ENFILE, ENOBUFS) the endpoint waits this long before trying again:
+  // retrying at once would spin a core while nothing has freed a descriptor.
+  static constexpr auto kAcceptRetryDelay = 100ms;
 };
 
 using Request = http::request<http::string_body>;
@@ -100,9 +107,10 @@ struct AgentEndpoint::Impl {
         ca(authority),
         revoked(std::make_shared<transport::RevokedSerials>()),
         tls(transport::TlsConfig::server(authority.certificate_pem(), server, {true, revoked})),
-        worker(storage,
-               {settings.server.ingest_queue, std::chrono::hours(24) * settings.storage.raw_report_days, revoked}),
-        acceptor(io) {}
+        acceptor(io),
+        accept_retry(io),
+        worker(storage, {settings.server.ingest_queue, settings.server.ingest_queue_bytes,
+                         std::chrono::hours(24) * settings.storage.raw_report_days, revoked}) {}
 
   class Connection;
 
@@ -113,9 +121,13 @@ struct AgentEndpoint::Impl {
   const CertificateAuthority& ca;
   std::shared_ptr<transport::RevokedSerials> revoked;
   std::shared_ptr<const transport::TlsConfig> tls;
-  StorageWorker worker;
+  std::atomic<std::size_t> open_connections{0};  // Connection objects alive (before io: they outlive it)
   asio::io_context io;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  // After io: destroyed first, so that whatever its queued jobs and callbacks hold (connections, their
+  // strands) is released while io still exists.
+  StorageWorker worker;
   std::vector<std::thread> threads;
   std::mutex connections_mutex;
   std::vector<std::weak_ptr<Connection>> connections;
@@ -131,7 +143,12 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
         stream_(strand, endpoint.tls, "",
                 transport::TlsTimeouts{EndpointLimits::kHandshakeTimeout, EndpointLimits::kRequestTimeout,
                                        EndpointLimits::kWriteTimeout}),
-        deadline_(strand) {}
+        deadline_(strand) {
+    ++endpoint_.open_connections;
+  }
+  ~Connection() { --endpoint_.open_connections; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   tcp::socket& socket() { return stream_.next_layer(); }
 
@@ -201,6 +218,22 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     const auto& header = parser_->get();
     const auto length = parser_->content_length();
     if (length && *length > endpoint_.config.server.max_body_bytes) return refuse_too_large();
+    const auto target = header.target();
+    // Reports and renewals need the device certificate: refuse before reading (and buffering) a body.
+    if ((target == "/v1/reports" || target == "/v1/renew") && !stream_.engine().peer_identity()) {
+      if (target == "/v1/reports") endpoint_.metrics.report_rejected("no_client_certificate");
+      return respond(no_client_certificate(target == "/v1/reports"), true);
+    }
+    if (target == "/v1/enroll") {
+      if (length && *length > EndpointLimits::kMaxEnrollBody) {
+        return respond(error_answer(http::status::payload_too_large, "too_large",
+                                    "enrollment bodies are small JSON (at most " +
+                                        std::to_string(EndpointLimits::kMaxEnrollBody) + " bytes)"),
+                       true);
+      }
+      // A chunked body has no Content-Length: the parser stops it at the same limit.
+      parser_->body_limit(EndpointLimits::kMaxEnrollBody);
+    }
     if (beast::iequals(header[http::field::expect], "100-continue")) {
       continue_ = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       return http::async_write(stream_, *continue_,
@@ -212,12 +245,39 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     read_body();
   }
 
+  static Answer no_client_certificate(bool report) {
+    return error_answer(http::status::forbidden, "no_client_certificate",
+                        report ? "reports need the device certificate from enrollment (mutual TLS)"
+                               : "renewal needs the device's current certificate (mutual TLS)");
+  }
+
+  // A device revoked while this connection stays open (keep-alive): the handshake checked the serial
+  // only once, so every request checks it again against the set the storage thread refreshes.
+  bool serial_revoked(const transport::PeerIdentity& identity) const {
+    return endpoint_.revoked && endpoint_.revoked->contains(identity.serial);
+  }
+  void refuse_revoked() {
+    respond(error_answer(http::status::forbidden, "device_revoked", "this device's certificate is revoked"), true);
+  }
+
+  // The console binds a device to its certificate's CN and its store to the OU: both must be there.
+  bool identity_incomplete(const transport::PeerIdentity& identity) {
+    if (!identity.common_name.empty() && !identity.organizational_unit.empty()) return false;
+    respond(error_answer(http::status::forbidden, "bad_certificate",
+                         "the client certificate must name the device (CN) and its store (OU)"),
+            false);
+    return true;
+  }
+
   // 413 for a body over max_body_bytes, which is not read: the connection ends after the answer.
   void refuse_too_large() {
-    if (parser_->get().target() == "/v1/reports") endpoint_.metrics.report_rejected("too_large");
+    const auto target = parser_->get().target();
+    if (target == "/v1/reports") endpoint_.metrics.report_rejected("too_large");
+    const std::size_t limit =
+        target == "/v1/enroll" ? EndpointLimits::kMaxEnrollBody : endpoint_.config.server.max_body_bytes;
     respond(error_answer(http::status::payload_too_large, "too_large",
-                         "the body is larger than " + std::to_string(endpoint_.config.server.max_body_bytes) +
-                             " bytes (server.max_body_bytes)"),
+                         "the body is larger than " + std::to_string(limit) + " bytes" +
+                             (target == "/v1/enroll" ? "" : " (server.max_body_bytes)")),
             true);
   }
 
@@ -285,10 +345,13 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     const auto& identity = stream_.engine().peer_identity();
     if (!identity) {
       metrics.report_rejected("no_client_certificate");
-      return respond(error_answer(http::status::forbidden, "no_client_certificate",
-                                  "reports need the device certificate from enrollment (mutual TLS)"),
-                     false);
+      return respond(no_client_certificate(true), true);
     }
+    if (serial_revoked(*identity)) {
+      metrics.report_rejected("device_revoked");
+      return refuse_revoked();
+    }
+    if (identity_incomplete(*identity)) return metrics.report_rejected("bad_certificate");
     auto body = decoded_body(true);
     if (!body) return;
     auto validated = validate_report(*body);
@@ -297,6 +360,18 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
       return respond(error_answer(http::status::bad_request, problem->code, problem->message), false);
     }
     auto& report = std::get<ValidatedReport>(validated);
+    // A clock far ahead would make this report the device's latest for as long as the clock says.
+    const auto ahead = report.generated_at - Clock::now();
+    if (ahead > endpoint_.config.enroll.max_clock_skew) {
+      metrics.report_rejected("schema");
+      return respond(error_answer(http::status::bad_request, "schema",
+                                  "generated_at is " +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ahead).count()) +
+                                      " s ahead of the console's clock (server_time); at most " +
+                                      std::to_string(endpoint_.config.enroll.max_clock_skew.count()) +
+                                      " s are allowed (enroll.max_clock_skew). Set the device's clock (NTP)"),
+                     false);
+    }
     if (report.device_id != identity->common_name) {
       metrics.report_rejected("device_mismatch");
       return respond(error_answer(http::status::forbidden, "device_mismatch",
@@ -312,8 +387,8 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     incoming.json = std::move(*body);
     incoming.state = std::move(report.state);
     incoming.state.device_id = identity->common_name;
-    // The store is the one the device enrolled into, as its certificate says.
-    if (!identity->organizational_unit.empty()) incoming.state.store_id = identity->organizational_unit;
+    // The store is the one the device enrolled into, as its certificate says (never the body's).
+    incoming.state.store_id = identity->organizational_unit;
     const std::string report_id = incoming.report_id;
 
     auto done = [self = shared_from_this(), report_id](std::optional<IngestOutcome> outcome, const std::string& error) {
@@ -322,6 +397,13 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
         if (!outcome) {
           m.report_rejected("storage");
           return self->respond(storage_failed("the report could not be stored; send it again later"), false);
+        }
+        if (*outcome == IngestOutcome::conflict) {
+          m.report_rejected("report_id_conflict");
+          return self->respond(
+              error_answer(http::status::conflict, "report_id_conflict",
+                           "report_id " + report_id + " is already stored for another device; send it with a new id"),
+              false);
         }
         if (*outcome == IngestOutcome::stored)
           m.report_ingested();
@@ -337,7 +419,8 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     if (!endpoint_.worker.submit_report(std::move(incoming), std::move(done))) {
       metrics.report_rejected("overloaded");
       Answer answer = error_answer(http::status::service_unavailable, "overloaded",
-                                   "the console's ingest queue is full; send the report again later");
+                                   "the console's ingest queue is full (or the console is stopping); "
+                                   "send the report again later");
       answer.retry_after = std::chrono::duration_cast<std::chrono::seconds>(EndpointLimits::kOverloadedRetryAfter);
       respond(std::move(answer), false);
     }
@@ -406,12 +489,23 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     if (!csr) return endpoint_.metrics.enrollment(false);
     auto request = std::make_shared<CertificateRequest>(std::move(*csr));
     const std::string token_hash = sha256_hex(token->get<std::string>());
-    endpoint_.worker.submit_job([self = shared_from_this(), request, token_hash](Storage& storage) {
+    const bool queued = endpoint_.worker.submit_job([self = shared_from_this(), request, token_hash](Storage& storage) {
       Answer answer = self->enroll(storage, *request, token_hash);
       self->endpoint_.metrics.enrollment(answer.status == http::status::ok);
       asio::post(self->stream_.get_executor(),
                  [self, answer = std::move(answer)]() mutable { self->respond(std::move(answer), false); });
     });
+    if (!queued) {
+      endpoint_.metrics.enrollment(false);
+      respond(stopping_answer(), false);
+    }
+  }
+
+  static Answer stopping_answer() {
+    Answer answer =
+        error_answer(http::status::service_unavailable, "stopping", "the console is stopping; try again later");
+    answer.retry_after = std::chrono::duration_cast<std::chrono::seconds>(EndpointLimits::kOverloadedRetryAfter);
+    return answer;
   }
 
   // On the storage thread.
@@ -419,26 +513,35 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     try {
       const auto now = Clock::now();
       const std::string& device = request.common_name();
-      if (storage.is_revoked(device)) {
-        return error_answer(http::status::forbidden, "device_revoked",
-                            "device " + device + " is revoked and may not enroll again");
+      switch (storage.enrollment_state(device)) {
+        case EnrollmentState::unknown:
+        case EnrollmentState::released: break;
+        case EnrollmentState::revoked:
+          return error_answer(http::status::forbidden, "device_revoked",
+                              "device " + device + " is revoked and may not enroll again");
+        case EnrollmentState::active:
+          // Enrolling again would hand the device id (and its history) to whoever holds a token.
+          return error_answer(http::status::conflict, "device_exists",
+                              "this device already holds a valid certificate; if it was reinstalled, ask central "
+                              "IT to run `posture-console device release " +
+                                  device + "`");
       }
-      std::string store;
-      switch (storage.use_token(token_hash, now, store)) {
-        case TokenUse::unknown:
-          return error_answer(http::status::unauthorized, "token_unknown", "the enrollment token is not known");
-        case TokenUse::expired:
-          return error_answer(http::status::unauthorized, "token_expired", "the enrollment token has expired");
-        case TokenUse::exhausted:
-          return error_answer(http::status::unauthorized, "token_used_up", "the enrollment token is used up");
-        case TokenUse::accepted: break;
-      }
+      // Checked without spending a use: a CSR for the wrong store must not burn a one-use token.
+      const auto token = storage.find_token(token_hash);
+      if (!token) return token_refused(TokenUse::unknown);
+      if (token->expires_at <= now) return token_refused(TokenUse::expired);
+      if (token->uses_left <= 0) return token_refused(TokenUse::exhausted);
+      const std::string store = token->store_id;
       if (request.organizational_unit() != store) {
         return error_answer(
             http::status::bad_request, "wrong_store",
             "the CSR's OU is \"" + request.organizational_unit() + "\" but the token is for store \"" + store + "\"");
       }
       const IssuedCertificate issued = ca().sign(request, endpoint_.config.server.certificate_days, now);
+      // Spent only now, atomically: another enrollment may have taken the last use meanwhile.
+      std::string used_store;
+      const TokenUse use = storage.use_token(token_hash, now, used_store);
+      if (use != TokenUse::accepted) return token_refused(use);
       storage.record_enrollment({device, store, issued.serial, issued.not_after, now});
       log::info("enrolled device ", device, " of store ", store, " (certificate ", issued.serial, ")");
       return certificate_answer(issued, ca().certificate_pem());
@@ -451,13 +554,23 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
     }
   }
 
+  static Answer token_refused(TokenUse use) {
+    switch (use) {
+      case TokenUse::expired:
+        return error_answer(http::status::unauthorized, "token_expired", "the enrollment token has expired");
+      case TokenUse::exhausted:
+        return error_answer(http::status::unauthorized, "token_used_up", "the enrollment token is used up");
+      case TokenUse::unknown:
+      case TokenUse::accepted: break;
+    }
+    return error_answer(http::status::unauthorized, "token_unknown", "the enrollment token is not known");
+  }
+
   void handle_renew() {
     const auto identity = stream_.engine().peer_identity();
-    if (!identity) {
-      return respond(error_answer(http::status::forbidden, "no_client_certificate",
-                                  "renewal needs the device's current certificate (mutual TLS)"),
-                     false);
-    }
+    if (!identity) return respond(no_client_certificate(false), true);
+    if (serial_revoked(*identity)) return refuse_revoked();
+    if (identity_incomplete(*identity)) return;
     auto body = certificate_request_body();
     if (!body) return;
     auto csr = parse_csr(*body);
@@ -469,7 +582,7 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
                      false);
     }
     auto request = std::make_shared<CertificateRequest>(std::move(*csr));
-    endpoint_.worker.submit_job([self = shared_from_this(), request](Storage& storage) {
+    const bool queued = endpoint_.worker.submit_job([self = shared_from_this(), request](Storage& storage) {
       Answer answer;
       try {
         const auto now = Clock::now();
@@ -493,11 +606,13 @@ class AgentEndpoint::Impl::Connection : public std::enable_shared_from_this<Conn
       asio::post(self->stream_.get_executor(),
                  [self, answer = std::move(answer)]() mutable { self->respond(std::move(answer), false); });
     });
+    if (!queued) respond(stopping_answer(), false);
   }
 
   const CertificateAuthority& ca() const { return endpoint_.ca; }
 
-  // `close_after`: the body was not read (too large); the connection ends after the answer.
+  // `close_after`: the body was not read (too large, no certificate) or the device is revoked; the
+  // connection ends after the answer.
   void respond(Answer answer, bool close_after) {
     if (request_.target() == "/v1/reports" && received_at_.time_since_epoch().count() != 0) {
       endpoint_.metrics.observe_ingest_latency(std::chrono::steady_clock::now() - received_at_);
@@ -566,7 +681,13 @@ void AgentEndpoint::Impl::accept() {
   auto connection = std::make_shared<Connection>(*this, asio::make_strand(io));
   acceptor.async_accept(connection->socket(), [this, connection](const boost::system::error_code& ec) {
     if (stopped) return;
-    if (!ec) {
+    if (!ec && open_connections > EndpointLimits::kMaxConnections) {
+      // Over the cap: closed without a handshake (the agent retries with backoff).
+      // Debug, not warn: a flood would otherwise flood the log as well.
+      log::debug("agent endpoint: more than ", EndpointLimits::kMaxConnections, " connections; closing a new one");
+      boost::system::error_code ignored;
+      connection->socket().close(ignored);
+    } else if (!ec) {
       {
         std::lock_guard lock(connections_mutex);
         // Forget finished connections now and then so the list stays as long as the open ones.
@@ -578,6 +699,11 @@ void AgentEndpoint::Impl::accept() {
       connection->start();
     } else {
       log::warn("agent endpoint: accept: ", ec.message());
+      if (ec == asio::error::operation_aborted) return;
+      accept_retry.expires_after(EndpointLimits::kAcceptRetryDelay);
+      return accept_retry.async_wait([this](const boost::system::error_code& wait_ec) {
+        if (!wait_ec && !stopped) accept();
+      });
     }
     accept();
   });
@@ -632,6 +758,7 @@ void AgentEndpoint::stop() {
   asio::post(impl_->io, [this] {
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->accept_retry.cancel();
   });
   {
     std::lock_guard lock(impl_->connections_mutex);
@@ -640,12 +767,14 @@ void AgentEndpoint::stop() {
     }
     impl_->connections.clear();
   }
-  impl_->worker.stop();
+  // I/O first: once its threads are joined no handler submits work any more, and the worker's stop
+  // (which calls back the reports still queued) posts only into an io_context that still exists.
   impl_->io.stop();
   for (auto& thread : impl_->threads) {
     if (thread.joinable()) thread.join();
   }
   impl_->threads.clear();
+  impl_->worker.stop();
 }
 
 }  // namespace postured::console

@@ -25,7 +25,7 @@ struct KeySpec {
 };
 
 // The one table of console.toml's keys.
-const std::array<KeySpec, 14> kSchema{{
+const std::array<KeySpec, 15> kSchema{{
     {"server", "listen", Kind::string, R"("0.0.0.0:8443")", 1, 300,
      "host:port of the agent endpoint (mutual TLS). Port 0: any free port."},
     {"server", "names", Kind::string_list, R"(["localhost", "127.0.0.1"])", 0, 0,
@@ -44,6 +44,10 @@ const std::array<KeySpec, 14> kSchema{{
     // Bounded so that a slow disk turns into 503 + Retry-After for agents (they spool), not into memory.
     {"server", "ingest_queue", Kind::integer, "4096", 1, 1000000,
      "Reports waiting for storage; beyond it: 503 overloaded with Retry-After."},
+    // The queue's memory: 4096 reports of up to max_inflated_bytes would be 32 GiB. 256 MiB holds thousands
+    // of ordinary reports; a report larger than the budget is still taken when the queue is empty.
+    {"server", "ingest_queue_bytes", Kind::integer, "268435456", 1LL << 20, 1LL << 36,
+     "Bytes of reports waiting for storage; beyond it: 503 overloaded with Retry-After."},
     // 90 days, renewed by the agent well before: a stolen terminal's certificate dies on its own.
     {"server", "certificate_days", Kind::integer, "90", 1, 825, "Lifetime of device certificates, in days."},
     {"storage", "url", Kind::string, R"("")", 0, 4096,
@@ -155,6 +159,8 @@ void apply(ConsoleConfig& config, const KeySpec& key, Value&& value) {
     config.server.max_inflated_bytes = size();
   else if (is("server", "ingest_queue"))
     config.server.ingest_queue = size();
+  else if (is("server", "ingest_queue_bytes"))
+    config.server.ingest_queue_bytes = size();
   else if (is("server", "certificate_days"))
     config.server.certificate_days = static_cast<int>(value.number);
   else if (is("storage", "url"))

@@ -25,6 +25,7 @@ struct ConsoleConfig {
     std::size_t max_body_bytes = 0;      // a request body as received (compressed)
     std::size_t max_inflated_bytes = 0;  // the same after gunzip
     std::size_t ingest_queue = 0;        // reports waiting for storage
+    std::size_t ingest_queue_bytes = 0;  // their bytes (uncompressed JSON) together
     int certificate_days = 90;           // lifetime of device certificates
   } server;
   struct Storage {

@@ -1,5 +1,5 @@
 // posture-console: the central console. `serve` runs the agent endpoint (mutual TLS) and the operator
-// API; `ca init`, `token create`, `device revoke` and `operator-token create` administer it.
+// API; `ca init`, `token create`, `device revoke`, `device release` and `operator-token create` administer it.
 // Exit codes (DESIGN.md): 0 ok, 1 the command ran and found a problem, 2 usage or configuration, 3 runtime.
 #include <CLI/CLI.hpp>
 
@@ -135,6 +135,22 @@ int cmd_device_revoke(const ConsoleConfig& config, const std::string& device, bo
   return kOk;
 }
 
+// For a reinstalled terminal that lost its key: its certificates are revoked and it may enroll once more.
+int cmd_device_release(const ConsoleConfig& config, const std::string& device, bool as_json) {
+  const bool known = open_configured_storage(config)->release_device(device, Clock::now());
+  if (as_json) {
+    std::cout << json{{"device_id", device}, {"released", known}}.dump(2) << "\n";
+  } else if (known) {
+    std::cout << "device " << device
+              << " released: its certificates are revoked and it may enroll once more with a new token\n";
+  }
+  if (!known) {
+    std::cerr << "posture-console device release: no device " << device << " has enrolled\n";
+    return kFound;
+  }
+  return kOk;
+}
+
 int cmd_operator_token_create(const ConsoleConfig& config, bool as_json) {
   const std::string token = new_token();
   append_operator_token_hash(config.operator_tokens_path(), sha256_hex(token));
@@ -245,6 +261,10 @@ int main(int argc, char** argv) {
   std::string device_id;
   device_revoke->add_option("ID", device_id, "the device id (its certificate's CN)")->required();
   add_common(device_revoke, true);
+  auto* device_release =
+      device->add_subcommand("release", "revoke a device's certificates and let it enroll once more (reinstalled)");
+  device_release->add_option("ID", device_id, "the device id (its certificate's CN)")->required();
+  add_common(device_release, true);
 
   auto* operator_token = app.add_subcommand("operator-token", "bearer tokens for the operator API");
   operator_token->require_subcommand(1);
@@ -265,6 +285,7 @@ int main(int argc, char** argv) {
     if (ca_init->parsed()) return cmd_ca_init(*config, force, as_json);
     if (token_create->parsed()) return cmd_token_create(*config, store, uses, ttl, as_json);
     if (device_revoke->parsed()) return cmd_device_revoke(*config, device_id, as_json);
+    if (device_release->parsed()) return cmd_device_release(*config, device_id, as_json);
     if (operator_create->parsed()) return cmd_operator_token_create(*config, as_json);
   } catch (const std::exception& e) {
     std::cerr << "posture-console: " << e.what() << "\n";

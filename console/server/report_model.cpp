@@ -4,6 +4,8 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
+#include <vector>
 
 namespace postured::console {
 namespace {
@@ -15,6 +17,10 @@ constexpr std::array<std::string_view, 4> kStatuses{"pass", "fail", "error", "no
 constexpr std::array<std::string_view, 4> kSeverities{"low", "medium", "high", "critical"};
 // Ids and short strings longer than this are not from a postured agent.
 constexpr std::size_t kMaxIdLength = 256;
+// Years a date-time may name. Before 1970 no device clock reports; past 2200 the nanosecond time point
+// of std::chrono::system_clock (which overflows in 2262) would wrap.
+constexpr int kMinYear = 1970;
+constexpr int kMaxYear = 2200;
 
 template <std::size_t N>
 bool one_of(const std::string& value, const std::array<std::string_view, N>& choices) {
@@ -97,6 +103,27 @@ class Reader {
   [[noreturn]] void fail(std::string message) { throw SchemaError{std::move(message)}; }
 };
 
+// U+0000 in any string (value or key): PostgreSQL's text and jsonb cannot hold it, and no agent sends it.
+// Walked with an explicit stack: a body of 8 MiB of '[' nests millions deep.
+bool has_nul(const json& document) {
+  std::vector<const json*> pending{&document};
+  while (!pending.empty()) {
+    const json& value = *pending.back();
+    pending.pop_back();
+    if (value.is_string()) {
+      if (value.get_ref<const std::string&>().find('\0') != std::string::npos) return true;
+    } else if (value.is_array()) {
+      for (const auto& element : value) pending.push_back(&element);
+    } else if (value.is_object()) {
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        if (it.key().find('\0') != std::string::npos) return true;
+        pending.push_back(&it.value());
+      }
+    }
+  }
+  return false;
+}
+
 int as_int(std::int64_t value) {
   return value > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : static_cast<int>(value);
 }
@@ -104,6 +131,7 @@ int as_int(std::int64_t value) {
 ValidatedReport validate(const json& doc) {
   Reader r;
   if (!doc.is_object()) r.fail("the report must be a JSON object");
+  if (has_nul(doc)) r.fail("a string in the report contains U+0000 (NUL)");
   if (r.string(doc, "schema", "") != kSchema) r.fail("schema must be \"postured.report/v1\"");
 
   ValidatedReport report;
@@ -213,6 +241,7 @@ std::optional<Clock::time_point> parse_rfc3339(std::string_view text) {
       !number(14, 2, minute) || text[16] != ':' || !number(17, 2, second)) {
     return std::nullopt;
   }
+  if (year < kMinYear || year > kMaxYear) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
   std::size_t at = 19;
   std::chrono::nanoseconds fraction{0};

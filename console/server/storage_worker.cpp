@@ -12,6 +12,9 @@ using namespace std::chrono_literals;
 // Reports per transaction: large enough that a burst costs few commits, small enough that the first
 // report of a batch does not wait long for the last.
 constexpr std::size_t kMaxBatch = 256;
+// Bytes of report JSON per transaction: PostgreSQL sends a batch as array parameters, and one parameter
+// may not exceed 1 GB (escaping can double the size); 64 MiB also keeps one commit short.
+constexpr std::size_t kMaxBatchBytes = 64u << 20;
 // A device revoked with `posture-console device revoke` (another process) is refused within this.
 constexpr auto kRevocationRefresh = 2s;
 // Retention deletes in bulk; once an hour keeps the table near its limit without competing with ingest.
@@ -41,9 +44,13 @@ void StorageWorker::stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::deque<Pending> left;
+  std::deque<Job> dropped;
   {
     std::lock_guard lock(mutex_);
     left.swap(reports_);
+    // Jobs hold their connections alive; they must go now, while what those connections use still exists.
+    dropped.swap(jobs_);
+    queued_bytes_ = 0;
   }
   for (auto& pending : left) pending.done(std::nullopt, "the console is shutting down");
 }
@@ -52,18 +59,24 @@ bool StorageWorker::submit_report(IncomingReport report, ReportDone done) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || reports_.size() >= settings_.capacity) return false;
+    // An empty queue takes any report, so that one larger than the budget is not refused forever.
+    const std::size_t size = report.json.size();
+    if (!reports_.empty() && queued_bytes_ + size > settings_.capacity_bytes) return false;
+    queued_bytes_ += size;
     reports_.push_back({std::move(report), std::move(done)});
   }
   wake_.notify_one();
   return true;
 }
 
-void StorageWorker::submit_job(Job job) {
+bool StorageWorker::submit_job(Job job) {
   {
     std::lock_guard lock(mutex_);
+    if (stopping_) return false;
     jobs_.push_back(std::move(job));
   }
   wake_.notify_one();
+  return true;
 }
 
 std::size_t StorageWorker::queued_reports() const {
@@ -90,9 +103,45 @@ void StorageWorker::housekeeping(Clock::time_point now) {
   }
 }
 
+void StorageWorker::store_batch(std::vector<Pending>& batch) {
+  const auto store = [this](std::vector<IncomingReport>& reports, std::string& error) {
+    std::vector<IngestOutcome> outcomes;
+    try {
+      outcomes = storage_.store_reports(reports);
+      if (outcomes.size() != reports.size()) error = "storage returned a wrong number of outcomes";
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    return outcomes;
+  };
+  std::vector<IncomingReport> reports;
+  reports.reserve(batch.size());
+  for (auto& pending : batch) reports.push_back(std::move(pending.report));
+  std::string error;
+  const auto outcomes = store(reports, error);
+  if (error.empty()) {
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(outcomes[i], error);
+    return;
+  }
+  log::error("storing ", reports.size(), " reports: ", error);
+  if (reports.size() == 1) return batch[0].done(std::nullopt, error);
+  // One bad report (or a lost connection) failed the transaction: each on its own, so only a bad one fails.
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::vector<IncomingReport> one;
+    one.push_back(std::move(reports[i]));
+    std::string single_error;
+    const auto single = store(one, single_error);
+    if (single_error.empty()) {
+      batch[i].done(single[0], single_error);
+    } else {
+      log::error("storing report ", one[0].report_id, " of device ", one[0].device_id, ": ", single_error);
+      batch[i].done(std::nullopt, single_error);
+    }
+  }
+}
+
 void StorageWorker::run() {
   std::vector<Pending> batch;
-  std::vector<IncomingReport> reports;
   for (;;) {
     std::deque<Job> jobs;
     batch.clear();
@@ -101,7 +150,12 @@ void StorageWorker::run() {
       wake_.wait_for(lock, kRevocationRefresh, [&] { return stopping_ || !reports_.empty() || !jobs_.empty(); });
       if (stopping_ && jobs_.empty()) return;
       jobs.swap(jobs_);
-      while (!reports_.empty() && batch.size() < kMaxBatch) {
+      std::size_t batch_bytes = 0;
+      while (!reports_.empty() && batch.size() < kMaxBatch &&
+             (batch.empty() || batch_bytes + reports_.front().report.json.size() <= kMaxBatchBytes)) {
+        const std::size_t size = reports_.front().report.json.size();
+        batch_bytes += size;
+        queued_bytes_ -= size;
         batch.push_back(std::move(reports_.front()));
         reports_.pop_front();
       }
@@ -113,25 +167,7 @@ void StorageWorker::run() {
         log::error("storage job: ", e.what());
       }
     }
-    if (!batch.empty()) {
-      reports.clear();
-      for (auto& pending : batch) reports.push_back(std::move(pending.report));
-      std::vector<IngestOutcome> outcomes;
-      std::string error;
-      try {
-        outcomes = storage_.store_reports(reports);
-        if (outcomes.size() != reports.size()) error = "storage returned a wrong number of outcomes";
-      } catch (const std::exception& e) {
-        error = e.what();
-        log::error("storing ", reports.size(), " reports: ", error);
-      }
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (error.empty())
-          batch[i].done(outcomes[i], error);
-        else
-          batch[i].done(std::nullopt, error);
-      }
-    }
+    if (!batch.empty()) store_batch(batch);
     housekeeping(Clock::now());
   }
 }

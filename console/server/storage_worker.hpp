@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "storage/storage.hpp"
 #include "transport/tls_config.hpp"
@@ -28,6 +29,7 @@ class StorageWorker {
 
   struct Settings {
     std::size_t capacity = 4096;                         // reports waiting, beyond which submit_report refuses
+    std::size_t capacity_bytes = 256u << 20;             // their JSON bytes together, likewise
     std::chrono::hours retention{24 * 30};               // raw reports older than this are deleted
     std::shared_ptr<transport::RevokedSerials> revoked;  // refreshed from storage; may be null
   };
@@ -43,10 +45,11 @@ class StorageWorker {
   // their callback with an error (the agent keeps them spooled and sends them again).
   void stop();
 
-  // Queues a report; false when the queue is full (the caller answers 503).
+  // Queues a report; false when the queue is full by count or bytes, or stopping (the caller answers 503).
   bool submit_report(IncomingReport report, ReportDone done);
-  // Queues work that needs storage (enrollment); never refused: there are few such requests.
-  void submit_job(Job job);
+  // Queues work that needs storage (enrollment); false once stopping (the caller answers 503). Not
+  // bounded otherwise: there are few such requests.
+  bool submit_job(Job job);
   std::size_t queued_reports() const;
 
  private:
@@ -57,6 +60,9 @@ class StorageWorker {
     IncomingReport report;
     ReportDone done;
   };
+  // Stores a batch and calls each callback; a batch that fails is retried report by report, so one
+  // report that storage cannot take does not fail the others.
+  void store_batch(std::vector<Pending>& batch);
 
   Storage& storage_;
   Settings settings_;
@@ -64,6 +70,7 @@ class StorageWorker {
   std::condition_variable wake_;
   std::deque<Pending> reports_;
   std::deque<Job> jobs_;
+  std::size_t queued_bytes_ = 0;  // json sizes of reports_
   bool stopping_ = false;
   std::thread thread_;
   std::chrono::steady_clock::time_point next_revocation_refresh_{};

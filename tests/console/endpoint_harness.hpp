@@ -52,7 +52,7 @@ inline nlohmann::json sample_report(const std::string& device, int n, const std:
   return {
       {"schema", "postured.report/v1"},
       {"report_id", report_id(n)},
-      {"generated_at", "2026-11-26T09:15:00Z"},
+      {"generated_at", "2026-11-20T09:15:00Z"},  // in the past: a report from the future is refused
       {"agent_version", "0.1.0"},
       {"device",
        {{"id", device},

@@ -389,3 +389,237 @@ TEST_CASE("endpoint: a client that trickles its request is cut off after the req
   CHECK(ran.out.substr(ran.out.find(' ') + 1) == "0\n");  // no answer, just the end of the connection
   CHECK(console.server().running());
 }
+
+namespace {
+
+// Signs <name>.csr with the console's own CA by openssl, with the extensions `extensions` (a test
+// needs certificates the console never issues: no clientAuth, no OU).
+void sign_with_console_ca(const ConsoleUnderTest& console, const std::string& name, const std::string& extensions) {
+  const auto dir = console.dir();
+  write_text(dir / (name + ".ext"), extensions);
+  const auto made = run({"/usr/bin/openssl", "x509", "-req", "-in", console.file(name + ".csr"), "-CA", console.ca(),
+                         "-CAkey", console.ca_key(), "-CAcreateserial", "-CAserial", console.file(name + ".srl"),
+                         "-days", "30", "-extfile", console.file(name + ".ext"), "-out", console.file(name + ".crt")});
+  if (made.exit_code != 0) throw std::runtime_error("openssl x509 -req failed: " + made.err);
+}
+
+}  // namespace
+
+TEST_CASE("endpoint: an enrolled device cannot be taken over by enrolling again; release lets it back",
+          "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  console.enroll("dev-1");
+  const std::string now = ConsoleUnderTest::now_rfc3339();
+
+  // The same device id with a token of another store: refused, and the token keeps its use.
+  const std::string token = console.token("store-9");
+  const auto takeover =
+      console.post("/v1/enroll", enroll_body(token, console.csr("thief", "/CN=dev-1/OU=store-9"), now).dump());
+  CHECK(takeover.status == 409);
+  CHECK(takeover.json().at("error") == "device_exists");
+  CHECK_THAT(takeover.json().at("message").get<std::string>(),
+             ContainsSubstring("posture-console device release dev-1"));
+  CHECK(
+      console.post("/v1/enroll", enroll_body(token, console.csr("dev-9", "/CN=dev-9/OU=store-9"), now).dump()).status ==
+      200);
+  // The device still reports into its own store.
+  CHECK(console.post("/v1/reports", sample_report("dev-1", 40).dump(), console.client_cert("dev-1")).status == 200);
+
+  // A reinstalled terminal: central IT releases it, the old certificate dies, a new enrollment works.
+  const auto released = console.cli({"device", "release", "dev-1", "--json"});
+  REQUIRE(released.exit_code == 0);
+  CHECK(json::parse(released.out).at("released") == true);
+  CHECK(console.cli({"device", "release", "no-such-device"}).exit_code == 1);
+  CurlResult old_cert;
+  for (int i = 0; i < 20; ++i) {  // the running server reads the revocation list every 2 s
+    old_cert = console.post("/v1/reports", sample_report("dev-1", 41).dump(), console.client_cert("dev-1"));
+    if (old_cert.status != 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  CHECK(old_cert.status != 200);
+  const auto again =
+      console.post("/v1/enroll",
+                   enroll_body(console.token("store-7"), console.csr("dev-1-new", "/CN=dev-1/OU=store-7"), now).dump());
+  REQUIRE(again.status == 200);
+  write_text(console.file("dev-1-new.crt"), again.json().at("certificate_pem").get<std::string>());
+  CHECK(console.post("/v1/reports", sample_report("dev-1", 42).dump(), console.client_cert("dev-1-new")).status == 200);
+  // Active again: one more enrollment is a takeover attempt once more.
+  CHECK(console
+            .post("/v1/enroll",
+                  enroll_body(console.token("store-7"), console.csr("dev-1-3", "/CN=dev-1/OU=store-7"), now).dump())
+            .status == 409);
+}
+
+TEST_CASE("endpoint: a CSR for the wrong store does not spend the token", "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  const std::string now = ConsoleUnderTest::now_rfc3339();
+  const std::string token = console.token("store-7");
+  const auto typo =
+      console.post("/v1/enroll", enroll_body(token, console.csr("a", "/CN=dev-1/OU=store-71"), now).dump());
+  CHECK(typo.status == 400);
+  CHECK(typo.json().at("error") == "wrong_store");
+  CHECK(console.post("/v1/enroll", enroll_body(token, console.csr("b", "/CN=dev-1/OU=store-7"), now).dump()).status ==
+        200);
+  const auto spent =
+      console.post("/v1/enroll", enroll_body(token, console.csr("c", "/CN=dev-2/OU=store-7"), now).dump());
+  CHECK(spent.json().at("error") == "token_used_up");
+}
+
+TEST_CASE("endpoint: a device revoked while its keep-alive connection is open is refused on it",
+          "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  console.enroll("dev-1");
+  write_text(console.file("first.json"), sample_report("dev-1", 50).dump());
+  write_text(console.file("second.json"), sample_report("dev-1", 51).dump());
+  // Python's http.client over ssl: one connection, a report, the revocation (and the 2 s refresh), a report.
+  write_text(console.file("keepalive.py"),
+             "import http.client, ssl, subprocess, sys, time\n"
+             "port, ca, cert, key, first, second = sys.argv[1:7]\n"
+             "context = ssl.create_default_context(cafile=ca)\n"
+             "context.load_cert_chain(cert, key)\n"
+             "connection = http.client.HTTPSConnection('127.0.0.1', int(port), context=context)\n"
+             "headers = {'Content-Type': 'application/json'}\n"
+             "connection.request('POST', '/v1/reports', open(first, 'rb').read(), headers)\n"
+             "answer = connection.getresponse()\n"
+             "print(answer.status, answer.read().decode())\n"
+             "subprocess.run(sys.argv[7:], check=True, stdout=subprocess.DEVNULL)\n"
+             "time.sleep(4)\n"
+             "print('open' if connection.sock is not None else 'closed')\n"
+             "connection.request('POST', '/v1/reports', open(second, 'rb').read(), headers)\n"
+             "answer = connection.getresponse()\n"
+             "print(answer.status, answer.read().decode(), answer.getheader('Connection'))\n");
+  const auto ran = run({"/usr/bin/python3", console.file("keepalive.py"), std::to_string(console.port()), console.ca(),
+                        console.file("dev-1.crt"), console.file("dev-1.key"), console.file("first.json"),
+                        console.file("second.json"), bin("posture-console"), "device", "revoke", "dev-1", "--config",
+                        console.config()});
+  REQUIRE(ran.exit_code == 0);
+  CHECK_THAT(ran.out, ContainsSubstring("200 {\"report_id\""));
+  CHECK_THAT(ran.out, ContainsSubstring("\nopen\n"));  // the second request went over the same connection
+  CHECK_THAT(ran.out, ContainsSubstring("403 {\"error\":\"device_revoked\""));
+  CHECK_THAT(ran.out, ContainsSubstring("close"));
+}
+
+TEST_CASE("endpoint: bodies that cannot be accepted are refused right after the headers", "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  // Python's ssl without a client certificate: the headers announce a large body that never comes; the
+  // answer must arrive anyway (before, the console waited for the body until the request timeout).
+  write_text(console.file("headers_only.py"),
+             "import socket, ssl, sys, time\n"
+             "context = ssl.create_default_context(cafile=sys.argv[2])\n"
+             "raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+             "tls = context.wrap_socket(raw, server_hostname='127.0.0.1')\n"
+             "tls.sendall(('POST ' + sys.argv[3] + ' HTTP/1.1\\r\\nHost: console\\r\\n'\n"
+             "             'Content-Length: ' + sys.argv[4] + '\\r\\n\\r\\n').encode())\n"
+             "tls.settimeout(5)\n"
+             "data = b''\n"
+             "try:\n"
+             "    while True:\n"
+             "        chunk = tls.recv(4096)\n"
+             "        if not chunk: break\n"
+             "        data += chunk\n"
+             "except (socket.timeout, ssl.SSLError, OSError):\n"
+             "    pass\n"
+             "print(data.decode(errors='replace'))\n");
+  const auto send_headers = [&](const std::string& target, const std::string& length) {
+    return run({"/usr/bin/python3", console.file("headers_only.py"), std::to_string(console.port()), console.ca(),
+                target, length});
+  };
+  const auto report = send_headers("/v1/reports", "500000");
+  CHECK_THAT(report.out, ContainsSubstring("HTTP/1.1 403"));
+  CHECK_THAT(report.out, ContainsSubstring("no_client_certificate"));
+  const auto renew = send_headers("/v1/renew", "1000");
+  CHECK_THAT(renew.out, ContainsSubstring("HTTP/1.1 403"));
+  const auto enroll = send_headers("/v1/enroll", "100000");  // over the 64 KiB enrollment limit
+  CHECK_THAT(enroll.out, ContainsSubstring("HTTP/1.1 413"));
+  CHECK_THAT(enroll.out, ContainsSubstring("too_large"));
+  CHECK(console.server().running());
+}
+
+TEST_CASE("endpoint: reports with NUL, from the future or with another device's id are refused",
+          "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  console.enroll("dev-1");
+  console.enroll("dev-2");
+
+  SECTION("a string with U+0000") {
+    auto report = sample_report("dev-1", 60);
+    report["checks"][0]["evidence"] = std::string("PermitRootLogin\0yes", 19);
+    const auto answer = console.post("/v1/reports", report.dump(), console.client_cert("dev-1"));
+    CHECK(answer.status == 400);
+    CHECK(answer.json().at("error") == "schema");
+    CHECK_THAT(answer.json().at("message").get<std::string>(), ContainsSubstring("U+0000"));
+    // The same report without the NUL is stored: nothing else was wrong with it.
+    report["checks"][0]["evidence"] = "PermitRootLogin yes";
+    CHECK(console.post("/v1/reports", report.dump(), console.client_cert("dev-1")).status == 200);
+  }
+  SECTION("generated_at far ahead of the console's clock") {
+    auto report = sample_report("dev-1", 61);
+    report["generated_at"] = ConsoleUnderTest::now_rfc3339(std::chrono::hours(24 * 365));
+    const auto answer = console.post("/v1/reports", report.dump(), console.client_cert("dev-1"));
+    CHECK(answer.status == 400);
+    CHECK(answer.json().at("error") == "schema");
+    CHECK_THAT(answer.json().at("message").get<std::string>(), ContainsSubstring("ahead"));
+    report["generated_at"] = "2199-01-01T00:00:00Z";
+    CHECK(console.post("/v1/reports", report.dump(), console.client_cert("dev-1")).status == 400);
+    // Within max_clock_skew (5 min) is accepted.
+    report["generated_at"] = ConsoleUnderTest::now_rfc3339(std::chrono::seconds(60));
+    CHECK(console.post("/v1/reports", report.dump(), console.client_cert("dev-1")).status == 200);
+  }
+  SECTION("a report id already stored for another device") {
+    REQUIRE(console.post("/v1/reports", sample_report("dev-1", 62).dump(), console.client_cert("dev-1")).status == 200);
+    const auto answer = console.post("/v1/reports", sample_report("dev-2", 62).dump(), console.client_cert("dev-2"));
+    CHECK(answer.status == 409);
+    CHECK(answer.json().at("error") == "report_id_conflict");
+    // The owner sending it again is still a duplicate, acknowledged.
+    const auto again = console.post("/v1/reports", sample_report("dev-1", 62).dump(), console.client_cert("dev-1"));
+    CHECK(again.status == 200);
+    CHECK(again.json().at("status") == "duplicate");
+  }
+  CHECK(console.server().running());
+}
+
+TEST_CASE("endpoint: a device_time with a year past 2262 is a clock_skew refusal", "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  const std::string csr = console.csr("dev-1", "/CN=dev-1/OU=store-7");
+  for (const char* when : {"9999-12-31T23:59:59Z", "2263-01-01T00:00:00Z", "0001-01-01T00:00:00Z"}) {
+    const auto answer = console.post("/v1/enroll", enroll_body(console.token("store-7"), csr, when).dump());
+    CHECK(answer.status == 400);
+    CHECK(answer.json().at("error") == "clock_skew");
+  }
+  CHECK(console.server().running());
+}
+
+TEST_CASE("endpoint: client certificates without clientAuth or without a store are not accepted",
+          "[console][endpoint]") {
+  ConsoleUnderTest console;
+  console.start();
+  console.enroll("dev-1");
+  SECTION("no extendedKeyUsage, from the console's own CA") {
+    console.csr("plain", "/CN=dev-1/OU=store-7");
+    sign_with_console_ca(console, "plain", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n");
+    const auto refused = s_client(console, console.file("plain.crt"), console.file("plain.key"));
+    CHECK(refused.exit_code != 0);
+    CHECK(console.post("/v1/reports", sample_report("dev-1", 70).dump(), console.client_cert("plain")).status == 0);
+  }
+  SECTION("serverAuth only") {
+    console.csr("server", "/CN=dev-1/OU=store-7");
+    sign_with_console_ca(console, "server", "extendedKeyUsage=serverAuth\n");
+    const auto refused = s_client(console, console.file("server.crt"), console.file("server.key"));
+    CHECK(refused.exit_code != 0);
+  }
+  SECTION("no OU") {
+    console.csr("nostore", "/CN=dev-1");
+    sign_with_console_ca(console, "nostore", "extendedKeyUsage=clientAuth\n");
+    const auto answer = console.post("/v1/reports", sample_report("dev-1", 71).dump(), console.client_cert("nostore"));
+    CHECK(answer.status == 403);
+    CHECK(answer.json().at("error") == "bad_certificate");
+  }
+  // The control: the console's own certificate is served.
+  CHECK(console.post("/v1/reports", sample_report("dev-1", 72).dump(), console.client_cert("dev-1")).status == 200);
+}

@@ -200,6 +200,7 @@ TEST_CASE("pki: config/console.toml states exactly the built-in defaults", "[con
   CHECK(a.server.max_body_bytes == b.server.max_body_bytes);
   CHECK(a.server.max_inflated_bytes == b.server.max_inflated_bytes);
   CHECK(a.server.ingest_queue == b.server.ingest_queue);
+  CHECK(a.server.ingest_queue_bytes == b.server.ingest_queue_bytes);
   CHECK(a.server.certificate_days == b.server.certificate_days);
   CHECK(a.storage.url == b.storage.url);
   CHECK(a.storage.raw_report_days == b.storage.raw_report_days);
@@ -273,4 +274,29 @@ TEST_CASE("pki: the report model validates postured.report/v1 and reduces it to 
   CHECK(parse_rfc3339("2026-11-26T09:15:00.5Z") > parse_rfc3339("2026-11-26T09:15:00Z"));
   CHECK_FALSE(parse_rfc3339("2026-11-26 nope"));
   CHECK_FALSE(parse_rfc3339("2026-13-26T09:15:00Z"));
+  // Years are bounded before any arithmetic: the nanosecond clock overflows in 2262 (UB before the bound).
+  CHECK(parse_rfc3339("2200-12-31T23:59:59Z"));
+  CHECK_FALSE(parse_rfc3339("2201-01-01T00:00:00Z"));
+  CHECK_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  CHECK_FALSE(parse_rfc3339("1969-12-31T23:59:59Z"));
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == postured::console::Clock::time_point{});
+}
+
+TEST_CASE("pki: a report with U+0000 in any string or key is refused as schema", "[console][report]") {
+  auto bad = sample_report("pos-1", 4);
+  bad["device"]["hostname"] = std::string("pos\0one", 7);
+  auto problem = std::get<ReportProblem>(validate_report(bad.dump()));
+  CHECK(problem.code == "schema");
+  CHECK_THAT(problem.message, ContainsSubstring("U+0000"));
+  bad = sample_report("pos-1", 4);
+  bad["checks"][1]["evidence"] = std::string("a\0", 2);  // deep inside, in a field the model does not read
+  CHECK(std::get<ReportProblem>(validate_report(bad.dump())).code == "schema");
+  bad = sample_report("pos-1", 4);
+  bad["extra"][std::string("k\0", 2)] = 1;  // in a key
+  CHECK(std::get<ReportProblem>(validate_report(bad.dump())).code == "schema");
+  // Deep nesting is walked without recursion.
+  std::string deep = sample_report("pos-1", 4).dump();
+  deep.pop_back();
+  deep += ",\"extra\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK(std::holds_alternative<ValidatedReport>(validate_report(deep)));
 }
