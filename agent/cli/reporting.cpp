@@ -95,6 +95,7 @@ void print_status(const nlohmann::ordered_json& s) {
               << "               valid until " << field(enrollment, "not_after")
               << (enrollment.value("expired", false) ? " (EXPIRED)" : "") << ", renewal from "
               << field(enrollment, "renew_after") << "\n";
+    if (!field(enrollment, "problem").empty()) std::cout << "               " << field(enrollment, "problem") << "\n";
   } else {
     std::cout << "certificate:   none (" << field(enrollment, "error") << ")\n";
   }
@@ -177,9 +178,13 @@ int run_enroll(const CommonOptions& options, const std::string& token_option, co
   std::string ignored;
   if (store.exists() && !force) {
     if (const auto current = transport::ClientIdentityStore::read_certificate(config->agent.state_dir, ignored)) {
+      const auto device_id = identify_device(*open_host(options.root), config->agent).id;
+      const auto problem =
+          transport::identity_problem(*current, device_id, config->agent.store_id, std::chrono::system_clock::now());
       return fail("already_enrolled",
                   "already enrolled as " + current->subject + " (valid until " + text::rfc3339_utc(current->not_after) +
-                      "); add --force to enroll again with a new key",
+                      ")" + (problem ? ", but the " + problem->message.substr(0, problem->message.find(": run")) : "") +
+                      "; add --force to enroll again with a new key",
                   2);
     }
   }

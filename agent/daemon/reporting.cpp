@@ -24,16 +24,29 @@ std::string when(std::optional<Clock::time_point> t) {
   return t ? text::rfc3339_utc(*t) : std::string();
 }
 
+// agent.device_id, else /etc/machine-id, as the report and the enrollment name the device.
+std::string configured_device_id(const Config& config) {
+  if (!config.agent.device_id.empty()) return config.agent.device_id;
+  std::ifstream in("/etc/machine-id");
+  std::string id;
+  std::getline(in, id);
+  return std::string(text::trim(id));
+}
+
 nlohmann::ordered_json certificate_json(const std::optional<transport::CertificateFacts>& facts,
-                                        const std::string& error) {
+                                        const std::string& error, const Config& config) {
   if (!facts) return {{"enrolled", false}, {"error", error}};
+  const auto problem =
+      transport::identity_problem(*facts, configured_device_id(config), config.agent.store_id, Clock::now());
   return {{"enrolled", true},
           {"subject", facts->subject},
           {"serial", facts->serial},
           {"not_before", text::rfc3339_utc(facts->not_before)},
           {"not_after", text::rfc3339_utc(facts->not_after)},
           {"renew_after", text::rfc3339_utc(transport::renewal_time(*facts))},
-          {"expired", Clock::now() >= facts->not_after}};
+          {"expired", Clock::now() >= facts->not_after},
+          // Empty when the certificate is usable; otherwise why not and what to run.
+          {"problem", problem ? problem->message : std::string()}};
 }
 
 nlohmann::ordered_json spool_json(const transport::SpoolStats& s) {
@@ -131,13 +144,7 @@ transport::EnrollmentTarget ReportingService::enrollment_target(std::string& err
   target.endpoint = {url_->host, url_->port};
   target.http = http_;
   target.store_id = config_.agent.store_id;
-  target.device_id = config_.agent.device_id;
-  if (target.device_id.empty()) {
-    std::ifstream in("/etc/machine-id");
-    std::string id;
-    std::getline(in, id);
-    target.device_id = std::string(text::trim(id));
-  }
+  target.device_id = configured_device_id(config_);
   try {
     target.ca_pem = transport::read_pem_file(config_.console.ca_file.string());
   } catch (const transport::TlsConfigError& e) {
@@ -146,29 +153,67 @@ transport::EnrollmentTarget ReportingService::enrollment_target(std::string& err
   return target;
 }
 
-std::optional<transport::StoredIdentity> ReportingService::ensure_identity(std::string& error) {
-  if (identity_store_.exists()) return identity_store_.load(error);
-  if (config_.console.token_file.empty()) {
+bool ReportingService::note_identity_problem(const std::string& problem) {
+  std::lock_guard lock(mutex_);
+  if (problem == identity_problem_) return false;
+  identity_problem_ = problem;
+  return true;
+}
+
+std::optional<transport::StoredIdentity> ReportingService::ensure_identity(std::string& error, bool& repeated) {
+  repeated = false;
+  // Why a certificate is needed although one is stored (expired, or for another device or store);
+  // empty when there is none yet.
+  std::string replacing;
+  if (identity_store_.exists()) {
+    auto identity = identity_store_.load(error);
+    if (!identity) return std::nullopt;
+    const auto problem = transport::identity_problem(identity->facts, configured_device_id(config_),
+                                                     config_.agent.store_id, Clock::now());
+    if (!problem) {
+      if (note_identity_problem("")) log::info("certificate: ", identity->facts.subject, " is usable again");
+      return identity;
+    }
+    // Logged once per change: without a token nothing changes until someone enrolls, and with one
+    // the enrollment's own failure is what the retries report.
+    if (note_identity_problem(problem->message)) {
+      log::error(problem->message, config_.console.token_file.empty()
+                                       ? std::string("; reports wait in the spool until then")
+                                       : "; enrolling again with console.token_file");
+    } else if (config_.console.token_file.empty()) {
+      repeated = true;
+    }
+    if (config_.console.token_file.empty()) {
+      // Not sent to the console at all: a handshake with this certificate can only fail.
+      error = problem->message;
+      return std::nullopt;
+    }
+    replacing = problem->message;
+  } else if (config_.console.token_file.empty()) {
     error = "not enrolled: run `posturectl enroll --token T`, or set console.token_file";
     return std::nullopt;
   }
+  const std::string why = replacing.empty() ? std::string("not enrolled") : replacing;
   std::ifstream in(config_.console.token_file);
   std::string token;
   std::getline(in, token);
   token = std::string(text::trim(token));
   if (token.empty()) {
-    error = "not enrolled: console.token_file " + config_.console.token_file.string() + " is missing or empty";
+    error = why + "; console.token_file " + config_.console.token_file.string() + " is missing or empty";
     return std::nullopt;
   }
   auto target = enrollment_target(error);
   if (!error.empty()) return std::nullopt;
+  // A new key and certificate; the old identity stays on disk until the new one is stored.
   const auto outcome = transport::enroll(target, token, identity_store_);
   if (!outcome.ok()) {
-    error = "enrollment failed: " + outcome.message;
+    error = (replacing.empty() ? std::string() : replacing + "; ") + "enrollment failed: " + outcome.message;
     return std::nullopt;
   }
   log::info("enrolled with ", config_.console.url, " as ", outcome.certificate->subject, ", certificate valid until ",
             text::rfc3339_utc(outcome.certificate->not_after));
+  note_identity_problem("");
+  if (!replacing.empty()) sender_->reset_connection();
   return identity_store_.load(error);
 }
 
@@ -211,7 +256,7 @@ ReportingService::Attempt ReportingService::attempt(std::stop_token stop) {
   const auto target = enrollment_target(error);
   auto identity = [&]() -> std::optional<transport::StoredIdentity> {
     if (!error.empty()) return std::nullopt;  // no usable CA: nothing can be sent or enrolled
-    return ensure_identity(error);
+    return ensure_identity(error, result.repeated);
   }();
   if (!identity) {
     result.error = error;
@@ -252,7 +297,7 @@ void ReportingService::run(std::stop_token stop) {
       const auto result = attempt(stop);
       if (result.retry_in) {
         wait = *result.retry_in;
-        log::warn("reports: ", result.error, "; next attempt in ", wait.count() / 1000, " s");
+        if (!result.repeated) log::warn("reports: ", result.error, "; next attempt in ", wait.count() / 1000, " s");
       }
     } catch (const std::exception& e) {
       // A spool or key error must not end the thread; the next report or the recheck tries again.
@@ -308,7 +353,7 @@ nlohmann::ordered_json ReportingService::status() {
   if (!certificate) {
     certificate = transport::ClientIdentityStore::read_certificate(config_.agent.state_dir, certificate_error);
   }
-  document["enrollment"] = certificate_json(certificate, certificate_error);
+  document["enrollment"] = certificate_json(certificate, certificate_error, config_);
   if (spool_) {
     const auto stats = spool_->stats();
     document["spool"] = spool_json(stats);
@@ -328,7 +373,7 @@ nlohmann::ordered_json offline_status(const Config& config, const std::string& d
   if (config.console.url.empty()) document["reporting"]["reason"] = "console.url is empty";
   std::string certificate_error;
   const auto certificate = transport::ClientIdentityStore::read_certificate(config.agent.state_dir, certificate_error);
-  document["enrollment"] = certificate_json(certificate, certificate_error);
+  document["enrollment"] = certificate_json(certificate, certificate_error, config);
   std::error_code ec;
   if (!std::filesystem::exists(config.agent.state_dir / transport::kSpoolFileName, ec)) {
     document["spool"] = {{"error", "no spool yet"}};

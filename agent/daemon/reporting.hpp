@@ -71,9 +71,14 @@ class ReportingService {
   struct Attempt {
     std::optional<std::chrono::milliseconds> retry_in;  // set after a failure
     std::string error;
+    bool repeated = false;  // the same certificate problem as last time, already logged
   };
   Attempt attempt(std::stop_token stop);
-  std::optional<transport::StoredIdentity> ensure_identity(std::string& error);
+  // The identity to send with: the stored one when usable, else a new one enrolled with
+  // console.token_file. `repeated` is set when the failure is a certificate problem logged before.
+  std::optional<transport::StoredIdentity> ensure_identity(std::string& error, bool& repeated);
+  // Remembers the current certificate problem (empty: none); true when it changed.
+  bool note_identity_problem(const std::string& problem);
   // The new identity once renewed and stored; nullopt when not due or failed (the current one stays).
   std::optional<transport::StoredIdentity> renew_if_due(const transport::StoredIdentity& identity);
   transport::EnrollmentTarget enrollment_target(std::string& error) const;
@@ -95,6 +100,7 @@ class ReportingService {
   std::condition_variable_any wake_;
   bool pending_ = false;
   std::string last_error_;
+  std::string identity_problem_;  // the stored certificate's problem as last logged
   std::optional<transport::CertificateFacts> certificate_;
   std::optional<std::chrono::system_clock::time_point> next_attempt_at_;
   std::optional<std::chrono::system_clock::time_point> next_cycle_earliest_;

@@ -194,6 +194,22 @@ bool renewal_due(const CertificateFacts& facts, std::chrono::system_clock::time_
   return now >= renewal_time(facts);
 }
 
+std::optional<IdentityProblem> identity_problem(const CertificateFacts& facts, std::string_view device_id,
+                                                std::string_view store_id, std::chrono::system_clock::time_point now) {
+  static constexpr std::string_view kRemedy = ": run `posturectl enroll --force --token T` (or set console.token_file)";
+  if (facts.common_name != device_id || facts.organizational_unit != store_id) {
+    return IdentityProblem{IdentityProblem::Kind::subject_mismatch,
+                           "certificate issued for device " + facts.common_name + " / store " +
+                               facts.organizational_unit + ", configured device " + std::string(device_id) +
+                               " / store " + std::string(store_id) + std::string(kRemedy)};
+  }
+  if (now >= facts.not_after) {
+    return IdentityProblem{IdentityProblem::Kind::expired,
+                           "certificate expired on " + text::rfc3339_utc(facts.not_after) + std::string(kRemedy)};
+  }
+  return std::nullopt;
+}
+
 std::string seal(const SecretKey& key, const SecretString& plain, std::string_view aad) {
   ensure_psa_initialised();
   std::string out(kSealMagic);

@@ -46,6 +46,19 @@ std::optional<CertificateFacts> certificate_facts(std::string_view pem, std::str
 std::chrono::system_clock::time_point renewal_time(const CertificateFacts& facts);
 bool renewal_due(const CertificateFacts& facts, std::chrono::system_clock::time_point now);
 
+// Whether the stored certificate can still be used as this device's identity. Renewal needs a valid
+// certificate for the same subject, so an expired one, or one issued for another device or store
+// (agent.device_id or agent.store_id changed since), can only be replaced by enrolling again; using it
+// would only fail handshake after handshake.
+struct IdentityProblem {
+  enum class Kind { expired, subject_mismatch };
+  Kind kind;
+  std::string message;  // what is wrong and what to do, for logs and `posturectl status`
+};
+// nullopt when the certificate is fine for `device_id` / `store_id` at `now`.
+std::optional<IdentityProblem> identity_problem(const CertificateFacts& facts, std::string_view device_id,
+                                                std::string_view store_id, std::chrono::system_clock::time_point now);
+
 // AES-256-GCM with a random nonce: "PDK1" || nonce || ciphertext || tag, `aad` authenticated.
 std::string seal(const SecretKey& key, const SecretString& plain, std::string_view aad);
 // The plaintext, or nullopt when the key, the data or the aad do not match.

@@ -56,9 +56,11 @@ EnrollmentOutcome exchange(const EnrollmentTarget& target, const TlsIdentity* id
     };
     const auto code = field("error").empty() ? "http_" + std::to_string(response.status) : field("error");
     const bool wrong_input =
-        code == "token_unknown" || code == "token_expired" || code == "token_used_up" || code == "wrong_store";
+        code == "token_unknown" || code == "token_expired" || code == "token_used_up" || code == "wrong_store" ||
+        code == "device_exists";
     return failure(code,
-                   explain_enrollment_error(code, field("message"), device_time, field("server_time"), target.store_id),
+                   explain_enrollment_error(code, field("message"), device_time, field("server_time"), target.store_id,
+                                            target.device_id),
                    wrong_input ? 2 : 3);
   }
   if (!body.is_object() || !body.contains("certificate_pem") || !body["certificate_pem"].is_string()) {
@@ -84,7 +86,7 @@ EnrollmentOutcome exchange(const EnrollmentTarget& target, const TlsIdentity* id
 
 std::string explain_enrollment_error(const std::string& code, const std::string& console_message,
                                      const std::string& device_time, const std::string& server_time,
-                                     const std::string& store_id) {
+                                     const std::string& store_id, const std::string& device_id) {
   const std::string said = console_message.empty() ? "" : " (console: " + console_message + ")";
   if (code == "token_unknown") {
     return "The console does not know this enrollment token: it was mistyped, or made by another console. Make one "
@@ -111,6 +113,14 @@ std::string explain_enrollment_error(const std::string& code, const std::string&
   }
   if (code == "device_revoked") {
     return "The console has revoked this device; central IT must lift the revocation before it can enroll" + said + ".";
+  }
+  if (code == "device_exists") {
+    // 409: the console refuses to hand a second certificate for a device id that holds a valid one,
+    // so that no token holder can take over another terminal's identity.
+    return "The console already has a valid certificate for this device; if this terminal was reinstalled, ask "
+           "central IT to run `posture-console device release " +
+           (device_id.empty() ? std::string("<device id>") : device_id) + "`" +
+           said + ".";
   }
   if (code == "bad_csr") return "The console refused the certificate request" + said + ".";
   return "The console refused: " + code + said + ".";

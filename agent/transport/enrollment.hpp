@@ -41,6 +41,6 @@ EnrollmentOutcome renew(const EnrollmentTarget& target, const StoredIdentity& cu
 // One sentence for a console error code as /v1/enroll and /v1/renew send them.
 std::string explain_enrollment_error(const std::string& code, const std::string& console_message,
                                      const std::string& device_time, const std::string& server_time,
-                                     const std::string& store_id);
+                                     const std::string& store_id, const std::string& device_id = "");
 
 }  // namespace postured::transport

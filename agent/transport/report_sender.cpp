@@ -97,8 +97,16 @@ SendPass ReportSender::send_pending(const TlsIdentity& identity, std::stop_token
         ++in_batch;
         continue;
       }
-      if (response.status == 400 || response.status == 413) {
-        // Sending it again would get the same answer; keeping it would block every later report.
+      const auto answer = nlohmann::json::parse(response.body, nullptr, false);
+      const std::string code = answer.is_object() && answer.contains("error") && answer["error"].is_string()
+                                   ? answer["error"].get<std::string>()
+                                   : std::string();
+      // 400/413: the document itself is refused. device_mismatch: it was made under a device id this
+      // certificate no longer carries (the device re-enrolled as another). report_id_conflict: the id
+      // belongs to another device. Sending it again would get the same answer, and keeping it would
+      // block every later report.
+      if (response.status == 400 || response.status == 413 || (response.status == 403 && code == "device_mismatch") ||
+          (response.status == 409 && code == "report_id_conflict")) {
         spool_.reject(report.report_id);
         spool_.note_error(describe_status(response) + " (report " + report.report_id + " dropped)");
         ++pass.rejected;

@@ -159,11 +159,19 @@ TEST_CASE("enroll against posture-console: certificate stored, key sealed, not P
   CHECK(s["daemon"]["running"] == false);
   CHECK(s["enrollment"]["subject"] == "CN=device-1, OU=store-7");
 
-  // Enrolling again needs --force; the used-up token then says so.
+  // Enrolling again needs --force; the console then refuses a second certificate for a device that
+  // holds a valid one (409 device_exists) until central IT releases it.
   CHECK(device.ctl({"enroll", "--token", token}).exit_code == 2);
-  const auto again = device.ctl({"enroll", "--token", token, "--force"});
+  const auto again = device.ctl({"enroll", "--token", console.token("store-7"), "--force"});
   CHECK(again.exit_code == 2);
-  CHECK(again.err.find("already been used as many times as it allows") != std::string::npos);
+  CHECK(again.err.find("already has a valid certificate for this device") != std::string::npos);
+  CHECK(again.err.find("`posture-console device release device-1`") != std::string::npos);
+  const auto again_json = device.ctl({"enroll", "--token", console.token("store-7"), "--force", "--json"});
+  CHECK(nlohmann::json::parse(again_json.out)["error"] == "device_exists");
+  REQUIRE(console.cli({"device", "release", "device-1"}).exit_code == 0);
+  const auto released = device.ctl({"enroll", "--token", console.token("store-7"), "--force"});
+  INFO(released.err);
+  CHECK(released.exit_code == 0);
 }
 
 TEST_CASE("enroll: unknown and expired tokens are explained", "[reporting][enroll]") {
@@ -244,6 +252,54 @@ TEST_CASE("renewal over mTLS: a new key and certificate replace the old ones, th
   CHECK(sent.err.find("report sent to") != std::string::npos);
   const auto ids = stored_report_ids(console);
   CHECK(ids == std::vector<std::string>{last_report_id(device)});
+}
+
+TEST_CASE("a certificate for another store or device is not used: status says why, console.token_file enrolls anew",
+          "[reporting][enroll]") {
+  ConsoleUnderTest console;
+  console.start();
+  Device device(console_url(console.port()), console.ca());
+  REQUIRE(device.ctl({"enroll", "--token", console.token("store-7")}).exit_code == 0);
+  const auto replace_line = [&](const std::string& from, const std::string& to) {
+    auto text = read_text(device.config());
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    write_text(device.config(), text);
+  };
+
+  // The terminal was moved to store-8 in the configuration; the certificate still says store-7.
+  replace_line("store_id = \"store-7\"", "store_id = \"store-8\"");
+  const auto refused = device.once();
+  INFO(refused.err);
+  const std::string problem =
+      "certificate issued for device device-1 / store store-7, configured device device-1 / store store-8";
+  CHECK(refused.err.find(problem) != std::string::npos);
+  CHECK(refused.err.find("posturectl enroll --force --token") != std::string::npos);
+  CHECK(refused.err.find("report sent to") == std::string::npos);
+  CHECK(stored_report_ids(console).empty());
+  const auto status = device.status();
+  CHECK(status["enrollment"]["problem"].get<std::string>().find(problem) == 0);
+  const auto shown = device.ctl({"status"});
+  CHECK(shown.out.find(problem) != std::string::npos);
+
+  // A new device id and console.token_file: postured enrolls again with a new key, then sends.
+  replace_line("device_id = \"device-1\"", "device_id = \"device-2\"");
+  write_text(device.dir / "token", console.token("store-8") + "\n");
+  auto text = read_text(device.config());
+  text.replace(text.find("[console]\n"), std::string("[console]\n").size(),
+               "[console]\ntoken_file = \"" + (device.dir / "token").string() + "\"\n");
+  write_text(device.config(), text);
+  const auto enrolled = device.once();
+  INFO(enrolled.err);
+  CHECK(enrolled.err.find("certificate issued for device device-1 / store store-7, configured device device-2") !=
+        std::string::npos);
+  CHECK(enrolled.err.find("enrolled with") != std::string::npos);
+  const auto after = device.status();
+  CHECK(after["enrollment"]["subject"] == "CN=device-2, OU=store-8");
+  CHECK(after["enrollment"]["problem"] == "");
+  // The spool still holds the report made as device-1, which device-2's certificate may not send
+  // (403 device_mismatch); what the sender does with it is report_sender's business, not this test's.
 }
 
 TEST_CASE("console down, daemon killed with -9, console up: every report arrives exactly once", "[reporting][spool]") {
@@ -376,7 +432,18 @@ server.serve_forever()
     const auto master = postured::open_master_key_store(device.state())->load(true);
     REQUIRE(master.key);
     postured::transport::ClientIdentityStore store(device.state(), *master.key);
-    REQUIRE(store.store(read_text(pki.cert("client")), postured::SecretString(read_text(pki.key("client")))).empty());
+    // The agent uses a certificate only for its configured device and store (CN=device-1, OU=store-7);
+    // the shared PKI's client certificate names the store in O, so this one is made here.
+    const auto d = pki.dir().string();
+    const auto made = run({"/usr/bin/bash", "-c",
+                           "cd '" + d + "' && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                           "-keyout device.key -subj /CN=device-1/OU=store-7 -out device.csr 2>/dev/null && "
+                           "printf 'extendedKeyUsage=clientAuth\\n' > device.ext && openssl x509 -req -in device.csr "
+                           "-CA '" + pki.cert("ca") + "' -CAkey '" + pki.key("ca") +
+                           "' -set_serial 77 -days 30 -extfile device.ext -out device.crt 2>/dev/null"});
+    REQUIRE(made.exit_code == 0);
+    REQUIRE(store.store(read_text(pki.dir() / "device.crt"), postured::SecretString(read_text(pki.dir() / "device.key")))
+                .empty());
   }
   Child daemon({postured::test::bin("postured"), "--config", device.config()});
   REQUIRE(server.wait_for_stderr("arrival 2 ", 30s));

@@ -255,3 +255,47 @@ TEST_CASE("enrollment refusals are explained; clock skew shows both clocks", "[r
   CHECK(explain_enrollment_error("something_new", "why", "", "", "s") ==
         "The console refused: something_new (console: why).");
 }
+
+TEST_CASE("enroll: 409 device_exists names the release command for this device", "[reporting][enroll]") {
+  using postured::transport::explain_enrollment_error;
+  const auto text = explain_enrollment_error("device_exists", "", "", "", "store-7", "device-1");
+  CHECK(text.find("already has a valid certificate for this device") != std::string::npos);
+  CHECK(text.find("`posture-console device release device-1`") != std::string::npos);
+}
+
+TEST_CASE("stored certificate: expired or issued for another device or store needs a new enrollment",
+          "[reporting][identity]") {
+  using postured::transport::identity_problem;
+  using Kind = postured::transport::IdentityProblem::Kind;
+  postured::transport::CertificateFacts facts;
+  facts.subject = "CN=device-1, OU=store-7";
+  facts.common_name = "device-1";
+  facts.organizational_unit = "store-7";
+  facts.not_before = std::chrono::sys_days{std::chrono::year{2026} / 11 / 1};
+  facts.not_after = facts.not_before + std::chrono::hours(24 * 90);
+
+  // Fine: same subject, inside its lifetime (renewal due or not is another matter).
+  CHECK_FALSE(identity_problem(facts, "device-1", "store-7", facts.not_before + 1h));
+  CHECK_FALSE(identity_problem(facts, "device-1", "store-7", facts.not_after - 1s));
+
+  // Expired: from not_after on.
+  for (const auto now : {facts.not_after, facts.not_after + std::chrono::hours(24 * 400)}) {
+    const auto expired = identity_problem(facts, "device-1", "store-7", now);
+    REQUIRE(expired);
+    CHECK(expired->kind == Kind::expired);
+    CHECK(expired->message.find("certificate expired on 2027-01-30T00:00:00Z") == 0);
+    CHECK(expired->message.find("posturectl enroll --force --token") != std::string::npos);
+  }
+
+  // Mismatch: another store, another device; reported even when also expired (the subject is what
+  // a new enrollment must fix first).
+  const auto store = identity_problem(facts, "device-1", "store-8", facts.not_before + 1h);
+  REQUIRE(store);
+  CHECK(store->kind == Kind::subject_mismatch);
+  CHECK(store->message.find("issued for device device-1 / store store-7, configured device device-1 / store store-8") !=
+        std::string::npos);
+  const auto device = identity_problem(facts, "device-2", "store-7", facts.not_after + 1h);
+  REQUIRE(device);
+  CHECK(device->kind == Kind::subject_mismatch);
+  CHECK(device->message.find("configured device device-2 / store store-7") != std::string::npos);
+}
