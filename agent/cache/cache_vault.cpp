@@ -1,11 +1,5 @@
 #include "cache/cache_vault.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <thread>
@@ -15,6 +9,7 @@
 #include "cache/key_hierarchy.hpp"
 #include "cache/sqlite.hpp"
 #include "core/atomic_file.hpp"
+#include "core/file_system.hpp"
 #include "core/log.hpp"
 #include "core/open_files.hpp"
 #include "core/text.hpp"
@@ -37,39 +32,18 @@ void remove_database_files(const fs::path& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(with_suffix(path, suffix), ec);
 }
 
-bool fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
+bool fsync_path(const fs::path& path, bool directory) { return flush_to_disk(path, directory); }
 
-// Overwrites a file's bytes with zeros before it is unlinked: the replaced plaintext must not stay
-// readable in the freed blocks. (Best effort on flash and copy-on-write file systems.)
-void wipe_and_remove(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd >= 0) {
-    struct stat st {};
-    if (::fstat(fd, &st) == 0) {
-      static const std::vector<char> zeros(1 << 16, 0);
-      for (off_t done = 0; done < st.st_size;) {
-        const auto chunk = std::min<off_t>(static_cast<off_t>(zeros.size()), st.st_size - done);
-        const auto n = ::pwrite(fd, zeros.data(), static_cast<std::size_t>(chunk), done);
-        if (n <= 0) break;
-        done += n;
-      }
-      ::fsync(fd);
-    }
-    ::close(fd);
-  }
-  std::error_code ec;
-  fs::remove(path, ec);
+// Gives `copy` the owner and access rights of `original`. The POS program opens its cache as its own
+// user; a copy made by the agent (root, SYSTEM) would otherwise replace the cache as the agent's,
+// unreadable or read-only to its owner.
+bool copy_owner_and_mode(const fs::path& original, const fs::path& copy, std::string& error) {
+  return copy_owner_and_access(original, copy, error);
 }
 
 bool same_file(const fs::path& a, const fs::path& b) {
-  struct stat sa {}, sb {};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  std::error_code ec;
+  return fs::equivalent(a, b, ec);  // same device and inode (POSIX), same volume and file index (Windows)
 }
 
 std::string describe(const std::vector<FileHolder>& holders) {
@@ -150,21 +124,21 @@ CacheLock::CacheLock(const fs::path& state_dir, const std::string& name, std::op
                      std::stop_token stop) {
   std::error_code ec;
   fs::create_directories(state_dir / "caches", ec);
-  fd_ = ::open((state_dir / "caches" / (name + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) return;
+  lock_ = std::make_unique<FileLock>(state_dir / "caches" / (name + ".lock"));
+  if (!lock_->is_open()) return;
   const auto deadline = std::chrono::steady_clock::now() + wait.value_or(std::chrono::milliseconds(0));
   for (;;) {
-    if (::flock(fd_, wait ? LOCK_EX | LOCK_NB : LOCK_EX) == 0) return;
+    if (wait ? lock_->try_lock() : lock_->lock()) {
+      held_ = true;
+      return;
+    }
     if (!wait || std::chrono::steady_clock::now() >= deadline || stop.stop_requested()) break;
     std::this_thread::sleep_for(kHolderPoll);
   }
-  ::close(fd_);
-  fd_ = -1;
+  lock_->close();
 }
 
-CacheLock::~CacheLock() {
-  if (fd_ >= 0) ::close(fd_);
-}
+CacheLock::~CacheLock() = default;
 
 nlohmann::ordered_json to_json(const CacheStatus& s) {
   return {{"name", s.name},
@@ -398,6 +372,10 @@ CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::second
       remove_database_files(temp);
       return failed("the copy did not verify (row counts, integrity or user_version differ); cache left untouched");
     }
+    if (!copy_owner_and_mode(cache.path, temp, error)) {
+      remove_database_files(temp);
+      return failed(error);
+    }
     if (!fsync_path(temp, false)) {
       remove_database_files(temp);
       return failed("cannot fsync " + temp.string());
@@ -412,17 +390,21 @@ CacheOperation CacheVault::rewrite(const CacheConfig& cache, std::chrono::second
   }
   const auto plain = with_suffix(cache.path, kPlainSuffix);
   fs::remove(plain, ec);
-  if (plaintext && ::link(cache.path.c_str(), plain.c_str()) != 0) {
-    log::warn("cache ", cache.name, ": cannot link the plaintext for wiping: ", std::strerror(errno));
-  }
-  if (::rename(temp.c_str(), cache.path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
+  std::error_code link_error;
+  if (plaintext) fs::create_hard_link(cache.path, plain, link_error);
+  if (link_error) log::warn("cache ", cache.name, ": cannot link the plaintext for wiping: ", link_error.message());
+  std::error_code rename_error;
+  fs::rename(temp, cache.path, rename_error);
+  if (rename_error) {
+    const std::string why = rename_error.message();
     fs::remove(plain, ec);
     remove_database_files(temp);
     return failed("cannot replace the cache: " + why);
   }
   fsync_path(cache.path.parent_path().empty() ? fs::path(".") : cache.path.parent_path(), true);
   for (const char* suffix : {"-wal", "-shm", "-journal"}) fs::remove(with_suffix(cache.path, suffix), ec);
+  // The replaced plaintext must not stay readable in the freed blocks (best effort on flash and
+  // copy-on-write file systems).
   if (plaintext) wipe_and_remove(plain);
 
   state.key_generation = to_generation;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -17,6 +18,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/config.hpp"
+#include "core/file_system.hpp"
 #include "core/secret.hpp"
 
 namespace postured {
@@ -54,10 +56,11 @@ class CacheLock {
   ~CacheLock();
   CacheLock(const CacheLock&) = delete;
   CacheLock& operator=(const CacheLock&) = delete;
-  bool held() const { return fd_ >= 0; }
+  bool held() const { return held_; }
 
  private:
-  int fd_ = -1;
+  std::unique_ptr<FileLock> lock_;
+  bool held_ = false;
 };
 
 class CacheVault {

@@ -105,7 +105,9 @@ std::optional<std::vector<std::pair<std::string, long long>>> Database::row_coun
 
 std::string file_uri(const std::filesystem::path& path, std::string_view mode) {
   std::string uri = "file:";
-  for (const unsigned char c : path.string()) {
+  // SQLite wants UTF-8 and forward slashes; on POSIX this is the path's bytes as they are.
+  for (const auto u : path.generic_u8string()) {
+    const auto c = static_cast<unsigned char>(u);
     if (c == '?' || c == '#' || c == '%' || c == '\'' || c < 0x20 || c >= 0x7F) {
       char escaped[4];
       std::snprintf(escaped, sizeof escaped, "%%%02X", c);

@@ -4,8 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <mutex>
+
+#include "core/text.hpp"
 
 namespace postured::log {
 namespace {
@@ -50,12 +51,7 @@ void write(LogLevel level, std::string_view message) {
   if (journald_reads_stderr()) {
     line = "<" + std::to_string(syslog_priority(level)) + ">";
   } else {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &utc);
-    line = stamp;
+    line = text::rfc3339_utc(std::chrono::system_clock::now()) + " ";
   }
   line += level_name(level);
   line += ": ";

@@ -1,16 +1,18 @@
 #include "core/runtime.hpp"
 
-#include <csignal>
-
 #include "core/log.hpp"
+#include "core/process_signals.hpp"
 
 namespace postured {
 
 Runtime::Runtime(ServiceManager& service_manager)
-    : signals_(io_, SIGINT, SIGTERM, SIGHUP),
+    : signals_(io_),
       watchdog_timer_(io_),
       service_manager_(service_manager),
-      random_(std::random_device{}()) {}
+      random_(std::random_device{}()) {
+  for (const auto& signal : process_signals().stop) signals_.add(signal.number);
+  if (const auto& reload = process_signals().reload) signals_.add(reload->number);
+}
 
 void Runtime::add_job(std::string name, std::function<JobPeriod()> period, std::function<void()> work) {
   auto& job = jobs_.emplace_back(Job{std::move(name), std::move(period), std::move(work), boost::asio::steady_timer(io_)});
@@ -45,8 +47,9 @@ void Runtime::arm(Job& job, bool first) {
 void Runtime::wait_for_signal() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
-    if (signal == SIGHUP) {
-      log::info("SIGHUP: reloading the configuration");
+    const auto& reload = process_signals().reload;
+    if (reload && signal == reload->number) {
+      log::info(reload->name, ": reloading the configuration");
       service_manager_.reloading();
       if (reload_ && reload_()) {
         for (auto& job : jobs_) {
@@ -58,7 +61,11 @@ void Runtime::wait_for_signal() {
       wait_for_signal();
       return;
     }
-    log::info(signal == SIGTERM ? "SIGTERM" : "SIGINT", ": shutting down");
+    std::string_view name = "signal";
+    for (const auto& stop : process_signals().stop) {
+      if (stop.number == signal) name = stop.name;
+    }
+    log::info(name, ": shutting down");
     stop();
   });
 }

@@ -29,7 +29,8 @@ class Runtime {
   void add_job(std::string name, std::function<JobPeriod()> period, std::function<void()> work);
   void on_reload(ReloadHandler handler);
 
-  // Serves until SIGTERM or SIGINT (or stop()); SIGHUP calls the reload handler.
+  // Serves until a stop signal (process_signals(): SIGTERM, SIGINT, ...) or stop(); the reload signal
+  // (SIGHUP on Linux) calls the reload handler.
   void run();
   void stop();
 

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
+#include <chrono>
+#include <cstdio>
 
 namespace postured::text {
 
@@ -64,11 +65,17 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
-  const auto t = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  // The C++20 calendar rather than gmtime_r(), which Windows lacks: same text on every platform.
+  using namespace std::chrono;
+  const auto second = floor<seconds>(when);
+  const auto day = floor<days>(second);
+  const year_month_day date{day};
+  const hh_mm_ss time{second - day};
+  char text[48];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
+                static_cast<int>(time.seconds().count()));
   return text;
 }
 

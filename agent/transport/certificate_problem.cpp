@@ -1,13 +1,15 @@
 #include "transport/certificate_problem.hpp"
 
-#include <arpa/inet.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/x509.h>
 #include <mbedtls/x509_crt.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
+
+#include "core/asio.hpp"
+#include "core/text.hpp"
 
 namespace postured::transport {
 namespace {
@@ -24,24 +26,27 @@ std::string when(const mbedtls_x509_time& t) {
   return text;
 }
 
+// "2026-11-26 07:17:19 UTC", the form when() prints certificate times in.
 std::string now_utc() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return text;
+  auto text = text::rfc3339_utc(std::chrono::system_clock::now());  // "2026-11-26T07:17:19Z"
+  text[10] = ' ';
+  text.pop_back();
+  return text + " UTC";
 }
 
+// Asio's address types print as inet_ntop() does, on every platform.
 std::string ip_text(const mbedtls_x509_buf& ip) {
-  char text[INET6_ADDRSTRLEN] = "";
-  if (ip.len == 4)
-    ::inet_ntop(AF_INET, ip.p, text, sizeof text);
-  else if (ip.len == 16)
-    ::inet_ntop(AF_INET6, ip.p, text, sizeof text);
-  else
-    return "(malformed IP address)";
-  return text;
+  if (ip.len == 4) {
+    boost::asio::ip::address_v4::bytes_type bytes{};
+    std::memcpy(bytes.data(), ip.p, bytes.size());
+    return boost::asio::ip::make_address_v4(bytes).to_string();
+  }
+  if (ip.len == 16) {
+    boost::asio::ip::address_v6::bytes_type bytes{};
+    std::memcpy(bytes.data(), ip.p, bytes.size());
+    return boost::asio::ip::make_address_v6(bytes).to_string();
+  }
+  return "(malformed IP address)";
 }
 
 std::string common_name(const mbedtls_x509_name* name) {

@@ -1,8 +1,8 @@
 #include "transport/client_identity.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -71,15 +71,11 @@ void parse_key(Pk& pk, const SecretString& key_pem) {
   if (rc != 0) throw TlsConfigError("the device key cannot be parsed: " + mbedtls_text(rc));
 }
 
+// The C++20 calendar rather than timegm(), which Windows lacks.
 std::chrono::system_clock::time_point to_time_point(const mbedtls_x509_time& t) {
-  std::tm tm{};
-  tm.tm_year = t.year - 1900;
-  tm.tm_mon = t.mon - 1;
-  tm.tm_mday = t.day;
-  tm.tm_hour = t.hour;
-  tm.tm_min = t.min;
-  tm.tm_sec = t.sec;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+  using namespace std::chrono;
+  const sys_days day{year{t.year} / month{static_cast<unsigned>(t.mon)} / static_cast<unsigned>(t.day)};
+  return system_clock::time_point{day + hours{t.hour} + minutes{t.min} + seconds{t.sec}};
 }
 
 std::string attribute(const mbedtls_x509_name* name, const char* oid, std::size_t oid_size) {

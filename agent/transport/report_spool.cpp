@@ -80,8 +80,9 @@ std::unique_ptr<ReportSpool> ReportSpool::open(const std::filesystem::path& stat
   std::filesystem::create_directories(state_dir, ec);
   const auto path = state_dir / kSpoolFileName;
   sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const auto name = path.u8string();  // SQLite takes UTF-8 names; on POSIX the path's bytes as they are
+  const int rc = sqlite3_open_v2(reinterpret_cast<const char*>(name.c_str()), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     error = "cannot open " + path.string() + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
