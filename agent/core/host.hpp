@@ -11,6 +11,9 @@
 
 namespace postured {
 
+class RegistryView;       // core/registry_view.hpp
+class AccountPolicyView;  // core/registry_view.hpp
+
 // What stat(2) says about a file: enough to judge permissions and ownership.
 struct FileStatus {
   enum class Type { regular, directory, other };
@@ -48,6 +51,10 @@ class Host {
     static_cast<void>(path);
     return std::nullopt;
   }
+  // The host's Windows registry; null where there is none (Linux, a folder below --root).
+  virtual const RegistryView* registry() const { return nullptr; }
+  // The host's local account policy (password length, lockout, Guest); null where there is none.
+  virtual const AccountPolicyView* account_policy() const { return nullptr; }
 };
 
 // The host below `root` ("/" for the real device). Implemented by the platform layer.

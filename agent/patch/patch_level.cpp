@@ -12,6 +12,7 @@
 #include "core/host.hpp"
 #include "core/text.hpp"
 #include "patch/reboot.hpp"
+#include "patch/windows_patch.hpp"
 
 namespace postured::patch {
 namespace {
@@ -193,6 +194,8 @@ std::string render_patch_table(const PatchLevel& level, bool color) {
 }
 
 nlohmann::ordered_json patch_report(const Host& host, const Config& config) {
+  // Windows: the registry instead of a package database, and patch.baseline is a Windows baseline.
+  if (const auto* registry = host.registry()) return windows_patch_report(*registry, config);
   std::optional<Baseline> baseline;
   std::vector<std::string> baseline_errors;
   if (!config.patch.baseline.empty()) {

@@ -15,6 +15,7 @@
 
 #include "core/check.hpp"
 #include "core/config.hpp"
+#include "core/registry_view.hpp"
 
 namespace postured::policy {
 
@@ -87,11 +88,28 @@ struct CommandRule {
   LineTest line;
 };
 
-// Windows registry value; evaluated as not_applicable until the Windows host can read the registry.
+// What a registry rule does when the value (or its key) is not there: on Windows an absent policy
+// value usually means the default, which may or may not be the hardened state.
+enum class WhenMissing { fail, pass, not_applicable };
+
+// A number (REG_DWORD, REG_QWORD, or a REG_SZ holding a whole number) or a text (REG_SZ, REG_EXPAND_SZ).
+using RegistryExpected = std::variant<long long, std::string>;
+
+// Windows registry value (`registry`, `name`); not_applicable where the host has no registry.
 struct RegistryRule {
-  std::string key;  // "HKLM\\SOFTWARE\\..."
-  std::string value;
-  std::optional<std::string> equals;
+  std::string key;                             // "HKLM\\SOFTWARE\\...", as written
+  std::string value;                           // the value's name
+  RegistryBits bits = RegistryBits::native64;  // view = "64" | "32"
+  WhenMissing missing = WhenMissing::fail;
+  std::vector<RegistryExpected> one_of;  // `equals = x` is `one_of = [x]`; text compares ignoring case
+  std::optional<NumberTest> compare;
+};
+
+// A setting of the Windows local account policy (core/registry_view.hpp's kAccountPolicySettings),
+// compared as a whole number; not_applicable where the host has none.
+struct AccountPolicyRule {
+  std::string setting;  // "MinimumPasswordLength"
+  std::vector<long long> one_of;
   std::optional<NumberTest> compare;
 };
 
@@ -103,7 +121,8 @@ struct RuleGroup {
 };
 
 struct Rule {
-  std::variant<FileRule, SysctlRule, ServiceRule, PackageRule, CommandRule, RegistryRule, RuleGroup> kind;
+  std::variant<FileRule, SysctlRule, ServiceRule, PackageRule, CommandRule, RegistryRule, AccountPolicyRule, RuleGroup>
+      kind;
 };
 
 // One [[check]] of a policy.

@@ -22,7 +22,10 @@ const Names kSeverities{"low", "medium", "high", "critical"};
 const Names kComparisons{"<", "<=", "==", ">=", ">"};
 const Names kOccurrences{"all", "first", "last"};
 // The key that says what a rule is; exactly one per rule table.
-const Names kRuleKinds{"file", "sysctl", "service", "package", "command", "registry", "all", "any", "none"};
+const Names kRuleKinds{"file",     "sysctl",         "service", "package", "command",
+                       "registry", "account_policy", "all",     "any",     "none"};
+const Names kRegistryViews{"64", "32"};
+const Names kWhenMissing{"fail", "pass", "not_applicable"};
 const Names kLineKeys{"line", "occurrence", "equals", "compare", "value", "ignore_case"};
 
 Names keys_of(std::string_view kind) {
@@ -39,7 +42,9 @@ Names keys_of(std::string_view kind) {
   else if (kind == "command")
     add(kLineKeys);
   else if (kind == "registry")
-    add({"name", "equals", "compare", "value"});
+    add({"name", "equals", "one_of", "compare", "value", "view", "missing"});
+  else if (kind == "account_policy")
+    add({"equals", "one_of", "compare", "value"});
   return keys;
 }
 
@@ -231,7 +236,8 @@ class PolicyReader {
     }
     if (kinds.size() != 1) {
       error(node, "'" + path +
-                      "' needs exactly one of file, sysctl, service, package, command, registry, all, any or none" +
+                      "' needs exactly one of file, sysctl, service, package, command, registry, account_policy, "
+                      "all, any or none" +
                       (kinds.empty() ? std::string() : ", not " + std::to_string(kinds.size())));
       return std::nullopt;
     }
@@ -251,8 +257,10 @@ class PolicyReader {
       rule.kind = read_package_rule(*table, path);
     } else if (kind == "command") {
       rule.kind = read_command_rule(*table, path);
-    } else {
+    } else if (kind == "registry") {
       rule.kind = read_registry_rule(*table, path);
+    } else {
+      rule.kind = read_account_policy_rule(*table, path);
     }
     if (errors_.size() != before) return std::nullopt;
     return rule;
@@ -345,14 +353,81 @@ class PolicyReader {
   RegistryRule read_registry_rule(const toml::table& table, const std::string& path) {
     RegistryRule rule;
     rule.key = required_string(table, path, "registry").value_or("");
-    static const Names hives{"HKLM\\", "HKCU\\", "HKU\\", "HKCR\\", "HKEY_LOCAL_MACHINE\\", "HKEY_USERS\\"};
-    if (!rule.key.empty() &&
-        std::none_of(hives.begin(), hives.end(), [&](std::string_view h) { return rule.key.rfind(h, 0) == 0; })) {
-      error(*table.get("registry"), "'" + path + ".registry' must start with a hive, e.g. \"HKLM\\\\SOFTWARE\\\\...\"");
+    if (!rule.key.empty() && !split_registry_path(rule.key)) {
+      const bool user_hive = rule.key.rfind("HKCU", 0) == 0 || rule.key.rfind("HKEY_CURRENT_USER", 0) == 0 ||
+                             rule.key.rfind("HKCR", 0) == 0 || rule.key.rfind("HKEY_CLASSES_ROOT", 0) == 0;
+      error(*table.get("registry"),
+            user_hive ? "'" + path +
+                            ".registry': HKCU and HKCR are the agent's own (LocalSystem) view, not a user's; use "
+                            "HKLM\\... or HKU\\<SID>\\..."
+                      : "'" + path +
+                            ".registry' must be a key below HKLM or HKU with backslashes, e.g. "
+                            "'HKLM\\SOFTWARE\\Policies\\...' (a TOML literal string keeps single backslashes)");
     }
     rule.value = required_string(table, path, "name").value_or("");
-    read_value_test(table, path, rule.equals, rule.compare, true);
+    if (const auto view = optional_choice(table, path, "view", kRegistryViews))
+      rule.bits = *view == "32" ? RegistryBits::wow32 : RegistryBits::native64;
+    if (const auto missing = optional_choice(table, path, "missing", kWhenMissing))
+      rule.missing = choice_at<WhenMissing>(kWhenMissing, *missing);
+    read_expectation(table, path, true, rule.one_of, rule.compare);
     return rule;
+  }
+
+  AccountPolicyRule read_account_policy_rule(const toml::table& table, const std::string& path) {
+    AccountPolicyRule rule;
+    rule.setting = required_string(table, path, "account_policy").value_or("");
+    Names settings;
+    for (const auto& known : kAccountPolicySettings) settings.push_back(known.name);
+    if (!rule.setting.empty() && !contains(settings, rule.setting)) {
+      error(*table.get("account_policy"),
+            "'" + path + ".account_policy' is \"" + rule.setting + "\"" + suggestion(rule.setting, settings));
+    }
+    std::vector<RegistryExpected> one_of;
+    read_expectation(table, path, false, one_of, rule.compare);
+    for (const auto& expected : one_of) rule.one_of.push_back(std::get<long long>(expected));
+    return rule;
+  }
+
+  // What a registry value or account setting must be: `equals = 4` (or a text, where `text` allows),
+  // `one_of = [...]`, or `compare` with `value`; exactly one of them.
+  void read_expectation(const toml::table& table, const std::string& path, bool text,
+                        std::vector<RegistryExpected>& one_of, std::optional<NumberTest>& compare) {
+    const auto what = std::string(text ? "an integer or a string" : "an integer");
+    const auto expected = [&](const toml::node& node, const std::string& key) -> std::optional<RegistryExpected> {
+      if (const auto* i = node.as_integer()) return i->get();
+      if (const auto* s = node.as_string(); s && text) return s->get();
+      error(node, "'" + path + "." + key + "' must be " + what + ", not " + std::string(toml_type_name(node)));
+      return std::nullopt;
+    };
+    int given = 0;
+    if (const auto* node = table.get("equals")) {
+      ++given;
+      if (auto value = expected(*node, "equals")) one_of.push_back(std::move(*value));
+    }
+    if (const auto* node = table.get("one_of")) {
+      ++given;
+      const auto* array = node->as_array();
+      if (!array || array->empty()) {
+        error(*node,
+              "'" + path + ".one_of' must be a non-empty array of " + (text ? "integers or strings" : "integers"));
+      } else {
+        for (const auto& element : *array) {
+          if (auto value = expected(element, "one_of")) one_of.push_back(std::move(*value));
+        }
+      }
+    }
+    const auto op = optional_choice(table, path, "compare", kComparisons);
+    const auto* value = table.get("value");
+    if (table.contains("compare")) ++given;
+    if (op && !value) error(*table.get("compare"), "'" + path + ".compare' needs 'value', the number to compare with");
+    if (value && !table.contains("compare")) error(*value, "'" + path + ".value' needs 'compare' (<, <=, ==, >= or >)");
+    if (value && !value->is_integer())
+      error(*value, "'" + path + ".value' must be an integer, not " + std::string(toml_type_name(*value)));
+    if (op && value && value->is_integer())
+      compare = NumberTest{choice_at<Comparison>(kComparisons, *op), value->as_integer()->get()};
+    if (given == 0) error(table.source(), "'" + path + "' needs 'equals', 'one_of', or 'compare' with 'value'");
+    if (given > 1)
+      error(table.source(), "'" + path + "' has more than one of 'equals', 'one_of' and 'compare'; use one");
   }
 
   // `line` with its options; `occurrence`, `equals` and `compare` need a capture group where they test it.

@@ -138,6 +138,90 @@ Outcome judge_lines(const LineTest& test, const std::vector<TextSource>& sources
   return Outcome::pass(describe(matches.front()) + more);
 }
 
+// "4", "4 or 255", "0, 1 or 2".
+std::string numbers_text(const std::vector<long long>& numbers) {
+  std::string out;
+  for (std::size_t i = 0; i < numbers.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == numbers.size() ? " or " : ", ") + std::to_string(numbers[i]);
+  return out;
+}
+
+std::string_view registry_type_name(RegistryValue::Type type) {
+  switch (type) {
+    case RegistryValue::Type::dword: return "REG_DWORD";
+    case RegistryValue::Type::qword: return "REG_QWORD";
+    case RegistryValue::Type::string: return "REG_SZ";
+    case RegistryValue::Type::expand_string: return "REG_EXPAND_SZ";
+    case RegistryValue::Type::multi_string: return "REG_MULTI_SZ";
+    case RegistryValue::Type::binary: return "REG_BINARY";
+    case RegistryValue::Type::other: break;
+  }
+  return "another type";
+}
+
+// A registry value against the rule's expectation. Numbers are quoted in the evidence; a text is
+// quoted only when it is one the policy itself names, since values such as Winlogon's
+// DefaultPassword hold secrets.
+Outcome judge_registry_value(const std::string& where, const RegistryValue& value, const RegistryRule& rule) {
+  std::optional<long long> number;
+  std::optional<std::string> text;
+  switch (value.type) {
+    case RegistryValue::Type::dword:
+    case RegistryValue::Type::qword: number = static_cast<long long>(value.number); break;
+    case RegistryValue::Type::string:
+    case RegistryValue::Type::expand_string:
+      text = value.text;
+      number = whole_number(value.text);
+      break;
+    default:
+      return Outcome::error(where + " is " + std::string(registry_type_name(value.type)) +
+                            "; registry rules compare numbers and texts");
+  }
+  const auto shown = number && !text ? " = " + std::to_string(*number) : std::string();
+  const auto matches = [&](const RegistryExpected& expected) {
+    if (const auto* n = std::get_if<long long>(&expected)) return number && *number == *n;
+    const auto& wanted = std::get<std::string>(expected);
+    return text ? equal_text(*text, wanted, true) : number && std::to_string(*number) == wanted;
+  };
+  const auto expected_text = [&] {
+    std::string out;
+    for (std::size_t i = 0; i < rule.one_of.size(); ++i) {
+      const auto& e = rule.one_of[i];
+      out += (i == 0                        ? ""
+              : i + 1 == rule.one_of.size() ? " or "
+                                            : ", ") +
+             (std::holds_alternative<long long>(e) ? std::to_string(std::get<long long>(e))
+                                                   : "\"" + std::get<std::string>(e) + "\"");
+    }
+    return out;
+  };
+  // A text that holds a number is shown only to a rule that tests numbers: `equals = ""` on
+  // Winlogon's DefaultPassword must not print a numeric password.
+  const bool numeric_rule = rule.compare || std::all_of(rule.one_of.begin(), rule.one_of.end(), [](const auto& e) {
+                              return std::holds_alternative<long long>(e);
+                            });
+  const auto found_text = [&] {
+    if (!text) return where + shown;
+    return where + " is " + std::string(registry_type_name(value.type)) +
+           (number && numeric_rule ? " " + std::to_string(*number)
+                                   : " of " + std::to_string(text->size()) + " characters");
+  };
+  if (!rule.one_of.empty()) {
+    const auto hit = std::find_if(rule.one_of.begin(), rule.one_of.end(), matches);
+    if (hit == rule.one_of.end()) return Outcome::fail(found_text() + " (expected " + expected_text() + ")");
+    if (text && !number && std::holds_alternative<std::string>(*hit))
+      return Outcome::pass(where + " = \"" + std::get<std::string>(*hit) + "\"");
+    return Outcome::pass(found_text());
+  }
+  if (rule.compare) {
+    if (!number) return Outcome::fail(found_text() + ", not a whole number");
+    if (!compare(*number, *rule.compare))
+      return Outcome::fail(found_text() + " (expected " + std::string(comparison_text(rule.compare->op)) + " " +
+                           std::to_string(rule.compare->value) + ")");
+  }
+  return Outcome::pass(found_text());
+}
+
 class Evaluator {
  public:
   Evaluator(HostFacts& facts, const CommandRunner& commands)
@@ -257,7 +341,37 @@ class Evaluator {
   }
 
   Outcome operator()(const RegistryRule& rule) {
-    return Outcome::not_applicable("registry rules apply to Windows only (" + rule.key + ")");
+    const auto* registry = host_.registry();
+    if (!registry) return Outcome::not_applicable("registry rules apply to Windows only (" + rule.key + ")");
+    const auto where =
+        rule.key + "\\" + rule.value + (rule.bits == RegistryBits::wow32 ? " (32-bit view)" : std::string());
+    const auto read = registry->read(rule.key, rule.value, rule.bits);
+    if (read.found == RegistryRead::Found::error) return Outcome::error(where + ": " + read.error);
+    if (read.found != RegistryRead::Found::value) {
+      const auto evidence =
+          where + (read.found == RegistryRead::Found::no_key ? ": the key does not exist" : ": not set");
+      switch (rule.missing) {
+        case WhenMissing::pass: return Outcome::pass(evidence + " (the default applies, which is compliant)");
+        case WhenMissing::not_applicable: return Outcome::not_applicable(evidence);
+        case WhenMissing::fail: break;
+      }
+      return Outcome::fail(evidence);
+    }
+    return judge_registry_value(where, read.value, rule);
+  }
+
+  Outcome operator()(const AccountPolicyRule& rule) {
+    const auto* policy = host_.account_policy();
+    if (!policy) return Outcome::not_applicable("account policy rules apply to Windows only (" + rule.setting + ")");
+    const auto read = policy->read(rule.setting);
+    if (!read.value) return Outcome::error(rule.setting + ": " + read.error);
+    const auto evidence = rule.setting + " = " + std::to_string(*read.value);
+    if (!rule.one_of.empty() && std::find(rule.one_of.begin(), rule.one_of.end(), *read.value) == rule.one_of.end())
+      return Outcome::fail(evidence + " (expected " + numbers_text(rule.one_of) + ")");
+    if (rule.compare && !compare(*read.value, *rule.compare))
+      return Outcome::fail(evidence + " (expected " + std::string(comparison_text(rule.compare->op)) + " " +
+                           std::to_string(rule.compare->value) + ")");
+    return Outcome::pass(evidence);
   }
 
   Outcome operator()(const RuleGroup& group) {

@@ -5,9 +5,11 @@
 #include "core/check.hpp"
 #include "core/config.hpp"
 #include "core/host.hpp"
+#include "core/registry_view.hpp"
 #include "patch/apt_security.hpp"
 #include "patch/baseline.hpp"
 #include "patch/patch_level.hpp"
+#include "patch/windows_patch.hpp"
 
 namespace postured::checks {
 namespace {
@@ -33,6 +35,39 @@ std::string pending_note(const Host& host, const patch::Inventory& inventory) {
          " in apt's lists (publication dates unknown, not timed)";
 }
 
+// Windows: the cumulative updates of the Windows baseline for the device's build; the oldest one it
+// lacks must not be older than the window.
+Outcome run_windows(const RegistryView& registry, const Config& config, std::chrono::system_clock::time_point now) {
+  const auto window_days = std::chrono::duration_cast<std::chrono::days>(config.patch.security_window).count();
+  const auto load = patch::load_windows_baseline_file(config.patch.baseline);
+  if (!load.baseline) {
+    auto evidence = "invalid Windows patch baseline: " + load.errors.front().to_string();
+    if (load.errors.size() > 1) evidence += " (+" + std::to_string(load.errors.size() - 1) + " more)";
+    return Outcome::error(evidence);
+  }
+  const auto level = patch::inspect_windows_patch_level(registry, load.baseline, now);
+  if (!level.version)
+    return Outcome::error(level.errors.empty() ? "the Windows build is unknown" : level.errors.front());
+  const auto& standing = *level.standing;
+  const auto build = "build " + level.version->os_version();
+  if (!standing.build_known)
+    return Outcome::not_applicable(build + ": " + load.baseline->source.string() + " lists no update for build " +
+                                   std::to_string(level.version->build));
+  if (!standing.oldest_missing)
+    return Outcome::pass(build + " has every update of " + load.baseline->source.string() + " (" +
+                         std::to_string(standing.required->build) + "." + std::to_string(standing.required->ubr) + ")");
+  const auto& missing = *standing.oldest_missing;
+  const auto& required = *standing.required;
+  const auto evidence =
+      build + " < " + std::to_string(required.build) + "." + std::to_string(required.ubr) +
+      "; oldest missing: " + (missing.kb.empty() ? std::string("UBR ") + std::to_string(missing.ubr) : missing.kb) +
+      ", published " + patch::format_date(missing.published) + ", " + std::to_string(*standing.days_behind) +
+      " days ago";
+  if (*standing.days_behind > window_days)
+    return Outcome::fail(evidence + " (window " + std::to_string(window_days) + " days)");
+  return Outcome::pass(evidence + ", within the " + std::to_string(window_days) + "-day window");
+}
+
 class SecurityUpdatesAgeCheck final : public Check {
  public:
   using Check::Check;
@@ -44,6 +79,7 @@ class SecurityUpdatesAgeCheck final : public Check {
     if (config.patch.baseline.empty()) {
       return Outcome::not_applicable("no patch baseline configured (patch.baseline): no fix has a publication date to time");
     }
+    if (const auto* registry = context.host.registry()) return run_windows(*registry, config, context.now);
     const auto load = patch::load_baseline_file(config.patch.baseline);
     if (!load.baseline) {
       auto evidence = "invalid patch baseline: " + load.errors.front().to_string();

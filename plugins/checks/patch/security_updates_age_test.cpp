@@ -4,6 +4,7 @@
 
 #include "core/config.hpp"
 #include "support/check_runner.hpp"
+#include "support/memory_registry.hpp"
 
 using postured::Config;
 using postured::Status;
@@ -113,4 +114,43 @@ TEST_CASE("patch age: a bad baseline or an unreadable inventory is an error", "[
   outcome = run_check(kId, root, today(), &config);
   CHECK(outcome.status == Status::error);
   CHECK(has(outcome.evidence, "no package database found"));
+}
+
+TEST_CASE("patch.security_updates_age on Windows times the oldest missing cumulative update", "[check][windows]") {
+  FixtureRoot root;
+  root.write("/baseline.toml",
+             "[[update]]\nbuild = 19045\nubr = 3693\npublished = 2023-11-14\nkb = \"KB5032189\"\n"
+             "[[update]]\nbuild = 19045\nubr = 5131\npublished = 2026-11-10\nkb = \"KB5099999\"\n");
+  auto config = postured::default_config();
+  config.patch.baseline = root.real("/baseline.toml");
+  postured::test::MemoryRegistry registry;
+  const std::string version = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
+  registry.string(version, "CurrentBuild", "19045").dword(version, "UBR", 3570);
+  const auto run = [&] {
+    postured::test::HostWithRegistry host(root.host(), registry);
+    for (const auto& check : postured::builtin_checks()) {
+      if (check->info().id == kId) return check->run(postured::Context{host, today(), &config});
+    }
+    throw std::logic_error("no check");
+  };
+  auto outcome = run();
+  CHECK(outcome.status == Status::fail);
+  CHECK(outcome.evidence ==
+        "build 19045.3570 < 19045.5131; oldest missing: KB5032189, published 2023-11-14, 1108 days "
+        "ago (window 30 days)");
+  // Only the newest update is missing, and it is 16 days old.
+  registry.dword(version, "UBR", 3693);
+  outcome = run();
+  CHECK(outcome.status == Status::pass);
+  CHECK(
+      has(outcome.evidence, "oldest missing: KB5099999, published 2026-11-10, 16 days ago, within the 30-day window"));
+  registry.dword(version, "UBR", 5131);
+  CHECK(run().evidence == "build 19045.5131 has every update of " + config.patch.baseline.string() + " (19045.5131)");
+  registry.string(version, "CurrentBuild", "22631");
+  CHECK(run().status == Status::not_applicable);
+  // A Linux package baseline is not a Windows baseline.
+  root.write("/baseline.toml", "[[package]]\nname = \"openssl\"\nfixed = \"3.0.15-1~deb12u1\"\n");
+  outcome = run();
+  CHECK(outcome.status == Status::error);
+  CHECK(has(outcome.evidence, "invalid Windows patch baseline: "));
 }
