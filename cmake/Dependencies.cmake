@@ -1,4 +1,10 @@
 # Every dependency comes from Debian's packages; scripts/bootstrap installs them.
+# The Windows cross build (cmake/toolchains/mingw-w64-x86_64.cmake) takes them from the prefix that
+# scripts/windows-deps builds from Debian's source packages instead: cmake/WindowsDependencies.cmake.
+if(WIN32)
+  include(WindowsDependencies)
+  return()
+endif()
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(PkgConfig REQUIRED)

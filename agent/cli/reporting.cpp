@@ -1,7 +1,4 @@
 // posturectl enroll, status and report --print: the agent's side of the console, from the terminal.
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache/key_release.hpp"
+#include "cache/key_release_client.hpp"
 #include "cli/commands.hpp"
 #include "core/host.hpp"
 #include "core/key_store.hpp"
@@ -33,43 +30,14 @@ constexpr std::size_t kMaxStatusBytes = 1u << 16;
 
 // The daemon's status document, or why it did not answer.
 std::variant<nlohmann::ordered_json, std::string> ask_daemon(const Config& config) {
-  const auto path = config.agent.runtime_dir / std::string(key_release::kSocketName);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::string("cannot make a socket: ") + std::strerror(errno);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.string().size() >= sizeof address.sun_path) {
-    ::close(fd);
-    return "the socket path " + path.string() + " is too long";
-  }
-  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    return "no answer on " + path.string() + ": " + why;
-  }
-  const auto request = reporting_limits::kStatusRequest;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return "cannot send to " + path.string();
-  }
-  std::string reply;
-  const auto deadline = std::chrono::steady_clock::now() + kStatusTimeout;
-  char chunk[4096];
-  while (reply.size() < kMaxStatusBytes) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left <= 0ms) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    const auto n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) break;
-    reply.append(chunk, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  auto document = nlohmann::ordered_json::parse(reply, nullptr, false);
+  // The daemon's local endpoint: the Unix socket on Linux, the named pipe on Windows.
+  const auto where = key_release_endpoint(config.agent.runtime_dir);
+  const auto exchange =
+      exchange_with_daemon(config.agent.runtime_dir, reporting_limits::kStatusRequest, kStatusTimeout, kMaxStatusBytes);
+  if (!exchange.ok) return exchange.error;
+  auto document = nlohmann::ordered_json::parse(exchange.reply, nullptr, false);
   if (document.is_discarded() || !document.is_object()) {
-    return "the daemon on " + path.string() + " did not answer the status request (an older postured?)";
+    return "the daemon on " + where + " did not answer the status request (an older postured?)";
   }
   return document;
 }
