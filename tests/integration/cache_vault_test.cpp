@@ -274,3 +274,21 @@ TEST_CASE("cache keys are HKDF-SHA256 of the master key, the cache name and the 
   CHECK(hex == a0.hex().str());
   CHECK(sqlcipher_key_literal(a0).str() == "x'" + a0.hex().str() + "'");
 }
+
+TEST_CASE("a migrated cache keeps its owner and mode so that the POS program can still open it", "[cache]") {
+  if (::geteuid() != 0) SKIP("giving the cache to another user needs root");
+  VaultFixture f;
+  make_plain_cache(f.cache.path, 200, "wal", 0);
+  constexpr uid_t kPosUser = 65534;  // nobody: any account other than the agent's
+  constexpr gid_t kPosGroup = 65534;
+  REQUIRE(::chown(f.cache.path.c_str(), kPosUser, kPosGroup) == 0);
+  REQUIRE(::chmod(f.cache.path.c_str(), 0640) == 0);
+
+  REQUIRE(f.vault().encrypt(f.cache, 5s).outcome == CacheOperation::Outcome::done);
+  struct stat st {};
+  REQUIRE(::stat(f.cache.path.c_str(), &st) == 0);
+  CHECK(st.st_uid == kPosUser);
+  CHECK(st.st_gid == kPosGroup);
+  CHECK((st.st_mode & 07777) == 0640);
+  CHECK(count_rows(f.cache.path, "customers", f.key(0)) == 200);
+}
