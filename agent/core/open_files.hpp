@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/file_handle.hpp"
+
 namespace postured {
 
 struct FileHolder {
@@ -15,5 +17,8 @@ struct FileHolder {
 // Processes other than this one with `path` open (matched by device and inode). Implemented by the
 // platform layer.
 std::vector<FileHolder> processes_holding(const std::filesystem::path& path);
+// The same for the file this process has open as `file` (by the file itself, not by a name that
+// may since name another).
+std::vector<FileHolder> processes_holding(NativeFile file);
 
 }  // namespace postured

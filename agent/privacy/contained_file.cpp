@@ -1,12 +1,6 @@
 #include "privacy/contained_file.hpp"
 
-#include <fcntl.h>
-#include <sys/random.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "core/open_files.hpp"
 
@@ -14,13 +8,8 @@ namespace postured::privacy {
 
 namespace fs = std::filesystem;
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
-std::string errno_text() {
-  return std::strerror(errno);
+std::string file_error_text() {
+  return last_file_error().message();
 }
 
 std::optional<ContainedFile> open_contained(const fs::path& root, const fs::path& file, std::string& error) {
@@ -30,25 +19,26 @@ std::optional<ContainedFile> open_contained(const fs::path& root, const fs::path
     return std::nullopt;
   }
   if (relative == ".") {  // the configured path is the file itself
-    UniqueFd dir(::open(root.has_parent_path() ? root.parent_path().c_str() : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    FileHandle dir = open_folder(root.has_parent_path() ? root.parent_path() : fs::path("."));
     if (!dir) {
-      error = "cannot open the folder of " + root.string() + ": " + errno_text();
+      error = "cannot open the folder of " + root.string() + ": " + file_error_text();
       return std::nullopt;
     }
     return ContainedFile{std::move(dir), root.filename().string()};
   }
-  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  FileHandle dir = open_folder(root);
   if (!dir) {
-    error = "cannot open " + root.string() + ": " + errno_text();
+    error = "cannot open " + root.string() + ": " + file_error_text();
     return std::nullopt;
   }
   std::string name;
   for (auto it = relative.begin(); it != relative.end(); ++it) {
     if (!name.empty()) {
-      UniqueFd next(::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      FileHandle next = open_folder_at(dir, name);
       if (!next) {
-        // ELOOP or ENOTDIR: a component was swapped for a symlink or a file after the scan.
-        error = "cannot open folder " + name + " below " + root.string() + " without following a link: " + errno_text();
+        // A component was swapped for a link or a file after the scan.
+        error = "cannot open folder " + name + " below " + root.string() + " without following a link: " +
+                file_error_text();
         return std::nullopt;
       }
       dir = std::move(next);
@@ -62,56 +52,31 @@ std::optional<ContainedFile> open_contained(const fs::path& root, const fs::path
   return ContainedFile{std::move(dir), name};
 }
 
-UniqueFd open_for_reading(int dir, const std::string& name) {
-  // O_NOATIME is allowed only for the file's owner and root; a scan should not touch atimes.
-  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
-  UniqueFd fd(::openat(dir, name.c_str(), kFlags | O_NOATIME));
-  if (!fd && errno == EPERM) fd.reset(::openat(dir, name.c_str(), kFlags));
-  return fd;
-}
-
-std::string why_not_replace(int fd, const struct stat& st) {
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
-  if (st.st_nlink > 1) return "has " + std::to_string(st.st_nlink) + " hard links; left for IT to handle";
-  const auto holders = processes_holding("/proc/self/fd/" + std::to_string(fd));
+std::string why_not_replace(const FileHandle& file, const FileInfo& info) {
+  if (!info.regular) return "not a regular file";
+  if (info.links > 1) return "has " + std::to_string(info.links) + " hard links; left for IT to handle";
+  const auto holders = processes_holding(file.get());
   if (holders.empty()) return {};
   const auto& h = holders.front();
   return "open in pid " + std::to_string(h.pid) + (h.exe.empty() ? "" : " (" + h.exe + ")") +
          "; tried again at the next scan";
 }
 
-bool same_version(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+bool same_version(const FileInfo& a, const FileInfo& b) {
+  return a.device == b.device && a.id == b.id && a.size == b.size && a.mtime_ns == b.mtime_ns;
 }
 
-UniqueFd create_temp_file(int dir, const std::string& prefix, std::string& name) {
+FileHandle create_temp_file(const FileHandle& dir, const std::string& prefix, std::string& name) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     unsigned char random[6];
-    if (::getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) return UniqueFd();
+    if (!random_bytes(random, sizeof random)) return FileHandle();
     char suffix[13];
     for (std::size_t i = 0; i < sizeof random; ++i) std::snprintf(suffix + 2 * i, 3, "%02x", random[i]);
     name = prefix + suffix;
-    UniqueFd fd(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (fd || errno != EEXIST) return fd;
+    FileHandle file = create_file_at(dir, name);
+    if (file || last_file_error() != std::errc::file_exists) return file;
   }
-  return UniqueFd();
-}
-
-bool write_all(int fd, const void* data, std::size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const auto n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-bool sync_dir(int dir) {
-  return ::fsync(dir) == 0;
+  return FileHandle();
 }
 
 }  // namespace postured::privacy

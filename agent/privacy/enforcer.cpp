@@ -1,8 +1,6 @@
 #include "privacy/enforcer.hpp"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>

@@ -1,14 +1,11 @@
 #include "privacy/evidence.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
+#include "core/file_handle.hpp"
 
 namespace postured::privacy {
 namespace {
@@ -16,10 +13,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kOwnerOnly = fs::perms::owner_read | fs::perms::owner_write;
-
-std::error_code last_error() {
-  return {errno, std::generic_category()};
-}
 
 // The folder, made 0700 if it is new; an existing one keeps its mode (the state folder is already 0700).
 std::error_code prepare_folder(const fs::path& folder) {
@@ -30,21 +23,9 @@ std::error_code prepare_folder(const fs::path& folder) {
 
 // Appends one line and fsyncs it, so that a recorded run survives a power cut.
 std::error_code append_line(const fs::path& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return last_error();
-  std::error_code error;
-  if (::fchmod(fd, 0600) != 0) error = last_error();
-  for (std::size_t done = 0; !error && done < line.size();) {
-    const auto n = ::write(fd, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      error = last_error();
-    else
-      done += static_cast<std::size_t>(n);
-  }
-  if (!error && ::fsync(fd) != 0) error = last_error();
-  ::close(fd);
-  return error;
+  const FileHandle file = open_for_append(path);
+  if (!file || !write_all(file.get(), line.data(), line.size()) || !flush(file)) return last_file_error();
+  return {};
 }
 
 fs::path summary_path(const fs::path& state_dir, const std::string& cache) {

@@ -1,9 +1,5 @@
 #include "privacy/file_scanner.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -73,7 +69,7 @@ void FileScanner::scan(const fs::path& path, ScanSummary& summary) const {
   if (ec) summary.skipped.push_back({path, "cannot list: " + ec.message()});
 }
 
-TextScan FileScanner::scan_text(int fd, const std::function<void(const TextMatch&)>& found) const {
+TextScan FileScanner::scan_text(NativeFile fd, const std::function<void(const TextMatch&)>& found) const {
   ContentReader content(fd, max_file_bytes_);
   TextReader reader(content);
   std::vector<char> buffer(kOverlap + kChunkBytes);
@@ -131,19 +127,17 @@ void FileScanner::scan_file(const fs::path& path, std::uint64_t size, ScanSummar
     summary.skipped.push_back({path, "larger than " + std::to_string(max_file_bytes_) + " bytes"});
     return;
   }
-  // O_NOATIME: a scan should not make every log look freshly read (allowed for the file's owner and root).
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    summary.skipped.push_back({path, std::strerror(errno)});
+  // Not through a link swapped in since the walk, and without making every log look freshly read.
+  FileHandle file = open_file(path);
+  if (!file) {
+    summary.skipped.push_back({path, last_file_error().message()});
     return;
   }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   const std::size_t first = summary.findings.size();
-  const auto result = scan_text(fd, [&](const TextMatch& m) {
+  const auto result = scan_text(file.get(), [&](const TextMatch& m) {
     summary.findings.push_back({m.match, path, m.line, m.content_offset});
   });
-  ::close(fd);
+  file.reset();
   for (std::size_t i = first; i < summary.findings.size(); ++i) {
     summary.findings[i].encoding = result.encoding;
     summary.findings[i].compression = result.compression;

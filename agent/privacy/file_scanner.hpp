@@ -66,7 +66,7 @@ class FileScanner {
   // content cannot be read to its end is listed as skipped; the matches found before that are kept.
   void scan(const std::filesystem::path& path, ScanSummary& summary) const;
   // Streams an open file's text from its current offset through the detector, in order.
-  TextScan scan_text(int fd, const std::function<void(const TextMatch&)>& found) const;
+  TextScan scan_text(NativeFile file, const std::function<void(const TextMatch&)>& found) const;
 
   std::uint64_t max_file_bytes() const { return max_file_bytes_; }
 

@@ -1,8 +1,6 @@
 #include "privacy/quarantine.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -15,7 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kTombstoneSuffix = ".quarantined";
-constexpr mode_t kTombstoneMode = 0644;  // anyone who could list the folder may read why a file went
+constexpr std::uint32_t kTombstoneMode = 0644;  // anyone who could list the folder may read why a file went
 // Attempts before a file that keeps changing is left where it is: the first, and one retry.
 constexpr int kAttempts = 2;
 // The tombstone's first line, by which restore knows a tombstone is postured's.
@@ -28,24 +26,26 @@ std::string octal(std::uint32_t mode) {
 }
 
 // Writes the tombstone for `record` as `name` in `dir`, atomically; an error or "".
-std::string write_tombstone(int dir, const std::string& name, const QuarantineRecord& record) {
+std::string write_tombstone(const FileHandle& dir, const std::string& name, const QuarantineRecord& record) {
   std::string temp_name;
-  const UniqueFd temp = create_temp_file(dir, "." + name + ".postured-", temp_name);
-  if (!temp) return "cannot create the tombstone: " + errno_text();
+  FileHandle temp = create_temp_file(dir, "." + name + ".postured-", temp_name);
+  if (!temp) return "cannot create the tombstone: " + file_error_text();
   const auto text = tombstone_text(record);
   std::string error;
-  if (!write_all(temp.get(), text.data(), text.size())) error = "cannot write the tombstone: " + errno_text();
-  // The file's owner may remove the tombstone, as they could have removed the file; best effort.
-  if (error.empty() && ::fchown(temp.get(), record.uid, record.gid) != 0 && errno != EPERM) {
-    error = "cannot set the tombstone's owner: " + errno_text();
+  if (!write_all(temp.get(), text.data(), text.size())) error = "cannot write the tombstone: " + file_error_text();
+  // The file's owner may remove the tombstone, as they could have removed the file; best effort
+  // (only root may give a file away).
+  if (error.empty() && !set_owner(temp, record.uid, record.gid) &&
+      last_file_error() != std::errc::operation_not_permitted) {
+    error = "cannot set the tombstone's owner: " + file_error_text();
   }
-  if (error.empty() && ::fchmod(temp.get(), kTombstoneMode) != 0)
-    error = "cannot set the tombstone's mode: " + errno_text();
-  if (error.empty() && ::fsync(temp.get()) != 0) error = "cannot fsync the tombstone: " + errno_text();
-  if (error.empty() && ::renameat(dir, temp_name.c_str(), dir, name.c_str()) != 0) {
-    error = "cannot name the tombstone " + name + ": " + errno_text();
+  if (error.empty() && !set_mode(temp, kTombstoneMode)) error = "cannot set the tombstone's mode: " + file_error_text();
+  if (error.empty() && !flush(temp)) error = "cannot fsync the tombstone: " + file_error_text();
+  temp.reset();
+  if (error.empty() && !rename_at(dir, temp_name, name, true)) {
+    error = "cannot name the tombstone " + name + ": " + file_error_text();
   }
-  if (!error.empty()) ::unlinkat(dir, temp_name.c_str(), 0);
+  if (!error.empty()) remove_at(dir, temp_name);
   return error;
 }
 
@@ -57,34 +57,33 @@ Outcome attempt(const fs::path& root, const fs::path& file, std::uint64_t findin
   result = {};
   auto contained = open_contained(root, file, result.error);
   if (!contained) return Outcome::finished;
-  const int dir = contained->dir.get();
+  const auto& dir = contained->dir;
   const auto& name = contained->name;
-  const UniqueFd fd = open_for_reading(dir, name);
-  struct stat before {};
-  if (!fd || ::fstat(fd.get(), &before) != 0) {
-    result.error = "cannot open: " + errno_text();
+  FileHandle original = open_file_at(dir, name);
+  FileInfo before;
+  if (!original || !file_info(original.get(), before)) {
+    result.error = "cannot open: " + file_error_text();
     return Outcome::finished;
   }
-  if (result.error = why_not_replace(fd.get(), before); !result.error.empty()) return Outcome::finished;
+  if (result.error = why_not_replace(original, before); !result.error.empty()) return Outcome::finished;
 
   QuarantineRecord record;
   record.path = file;
-  record.mode = before.st_mode & 07777;
-  record.uid = before.st_uid;
-  record.gid = before.st_gid;
-  record.mtime = before.st_mtim.tv_sec;
+  record.mode = before.mode;
+  record.uid = before.uid;
+  record.gid = before.gid;
+  record.mtime = std::chrono::floor<std::chrono::seconds>(std::chrono::nanoseconds(before.mtime_ns)).count();
   record.findings = findings;
   record.examples = examples;
-  if (auto error = vault.store(fd.get(), record); !error.empty()) {
+  if (auto error = vault.store(original.get(), record); !error.empty()) {
     result.error = "not moved to the vault: " + error;
     return Outcome::finished;
   }
   if (stored) stored();
   // What the vault holds must be the file as it is now, or removing the file would lose data.
-  struct stat now_open {
-  }, now_named{};
-  if (::fstat(fd.get(), &now_open) != 0 || ::fstatat(dir, name.c_str(), &now_named, AT_SYMLINK_NOFOLLOW) != 0 ||
-      !same_version(before, now_open) || !same_version(before, now_named)) {
+  FileInfo now_open, now_named;
+  if (!file_info(original.get(), now_open) || !file_info_at(dir, name, now_named) || !same_version(before, now_open) ||
+      !same_version(before, now_named)) {
     vault.remove(record.id);
     return Outcome::changed;
   }
@@ -93,11 +92,11 @@ Outcome attempt(const fs::path& root, const fs::path& file, std::uint64_t findin
     result.error = error;
     return Outcome::finished;
   }
-  if (::unlinkat(dir, name.c_str(), 0) != 0) {
-    result.error = "stored as " + record.id + " but not removed: " + errno_text();
+  if (!remove_at(dir, name)) {
+    result.error = "stored as " + record.id + " but not removed: " + file_error_text();
     return Outcome::finished;
   }
-  if (!sync_dir(dir)) result.error = "moved, but the folder could not be fsynced: " + errno_text();
+  if (!flush(dir)) result.error = "moved, but the folder could not be fsynced: " + file_error_text();
   result.moved = true;
   result.vault_id = record.id;
   return Outcome::finished;

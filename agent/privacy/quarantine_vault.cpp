@@ -1,20 +1,16 @@
 #include "privacy/quarantine_vault.hpp"
 
-#include <fcntl.h>
 #include <mbedtls/gcm.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
 
 #include "cache/key_hierarchy.hpp"
+#include "core/text.hpp"
 #include "privacy/contained_file.hpp"
 
 namespace postured::privacy {
@@ -36,29 +32,11 @@ constexpr const char* kEntrySuffix = ".vault";
 // Random bytes in an id, after its UTC timestamp: two files quarantined in the same second differ.
 constexpr std::size_t kIdRandomBytes = 4;
 
-bool random_bytes(void* out, std::size_t size) {
-  auto* p = static_cast<unsigned char*>(out);
-  while (size > 0) {
-    const auto n = ::getrandom(p, size, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 // RFC 3339 UTC, or with `compact` the same instant as an id prefix ("20261125T101500Z").
 std::string utc_time(std::time_t t, bool compact) {
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[32];
-  if (compact) {
-    std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
-  } else {
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  }
-  return text;
+  auto stamp = text::rfc3339_utc(std::chrono::system_clock::from_time_t(t));
+  if (compact) std::erase_if(stamp, [](char c) { return c == '-' || c == ':'; });
+  return stamp;
 }
 
 std::string new_id(std::time_t now) {
@@ -161,11 +139,10 @@ bool same_tag(const std::array<unsigned char, kTagBytes>& a, const std::array<un
 }
 
 // Reads exactly `size` bytes at `offset`; false on a short read or an error.
-bool read_at(int fd, void* out, std::size_t size, std::uint64_t offset) {
+bool read_exactly_at(NativeFile file, void* out, std::size_t size, std::uint64_t offset) {
   auto* p = static_cast<char*>(out);
   while (size > 0) {
-    const auto n = ::pread(fd, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
+    const auto n = read_at(file, p, size, offset);
     if (n <= 0) return false;
     p += n;
     size -= static_cast<std::size_t>(n);
@@ -183,26 +160,26 @@ struct OpenedEntry {
   std::uint64_t file_bytes = 0;
 };
 
-std::optional<OpenedEntry> open_entry(int fd, const SecretKey& key, std::string& error) {
-  struct stat st {};
+std::optional<OpenedEntry> open_entry(NativeFile fd, const SecretKey& key, std::string& error) {
+  FileInfo info;
   OpenedEntry entry;
   std::string fixed(kFixedHeaderBytes, '\0');
-  if (::fstat(fd, &st) != 0 || !read_at(fd, fixed.data(), fixed.size(), 0) ||
+  if (!file_info(fd, info) || !read_exactly_at(fd, fixed.data(), fixed.size(), 0) ||
       !std::equal(kMagic.begin(), kMagic.end(), fixed.begin())) {
     error = "not a quarantine vault entry";
     return std::nullopt;
   }
   const auto* u = bytes(fixed.data());
   const std::size_t meta_bytes = std::size_t{u[32]} << 24 | std::size_t{u[33]} << 16 | std::size_t{u[34]} << 8 | u[35];
-  entry.file_bytes = static_cast<std::uint64_t>(st.st_size);
+  entry.file_bytes = info.size;
   if (meta_bytes > kMaxMetadataBytes || entry.file_bytes < kFixedHeaderBytes + meta_bytes + 2 * kTagBytes) {
     error = "damaged: truncated or not written by postured";
     return std::nullopt;
   }
   entry.header = fixed;
   entry.header.resize(kFixedHeaderBytes + meta_bytes + kTagBytes);
-  if (!read_at(fd, entry.header.data() + kFixedHeaderBytes, meta_bytes + kTagBytes, kFixedHeaderBytes)) {
-    error = "cannot read: " + errno_text();
+  if (!read_exactly_at(fd, entry.header.data() + kFixedHeaderBytes, meta_bytes + kTagBytes, kFixedHeaderBytes)) {
+    error = "cannot read: " + file_error_text();
     return std::nullopt;
   }
   std::copy_n(u + kMagic.size() + kNonceBytes, kNonceBytes, entry.content_nonce.begin());
@@ -230,9 +207,9 @@ std::optional<OpenedEntry> open_entry(int fd, const SecretKey& key, std::string&
 }
 
 // Writes the encrypted entry for `source` to `out`; an error or "".
-std::string write_entry(int source, int out, const SecretKey& key, QuarantineRecord& record) {
+std::string write_entry(NativeFile source, NativeFile out, const SecretKey& key, QuarantineRecord& record) {
   std::array<unsigned char, 2 * kNonceBytes> nonces{};
-  if (!random_bytes(nonces.data(), nonces.size())) return "no randomness for the nonces: " + errno_text();
+  if (!random_bytes(nonces.data(), nonces.size())) return "no randomness for the nonces: " + file_error_text();
   const std::string meta = to_json(record).dump();
   std::string header(kMagic.begin(), kMagic.end());
   header.append(reinterpret_cast<const char*>(nonces.data()), nonces.size());
@@ -246,33 +223,32 @@ std::string write_entry(int source, int out, const SecretKey& key, QuarantineRec
   }
   header += sealed;
   header.append(reinterpret_cast<const char*>(tag.data()), tag.size());
-  if (!write_all(out, header.data(), header.size())) return "cannot write: " + errno_text();
+  if (!write_all(out, header.data(), header.size())) return "cannot write: " + file_error_text();
 
   // The content's associated data is everything before it: it cannot be paired with another record.
   if (!gcm.start(MBEDTLS_GCM_ENCRYPT, nonces.data() + kNonceBytes, header)) return "cannot encrypt the file";
   std::string plain(kChunkBytes, '\0'), cipher;
   std::uint64_t stored = 0;
   for (;;) {
-    const auto n = ::pread(source, plain.data(), plain.size(), static_cast<off_t>(stored));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return "cannot read the file: " + errno_text();
+    const auto n = read_at(source, plain.data(), plain.size(), stored);
+    if (n < 0) return "cannot read the file: " + file_error_text();
     if (n == 0) break;
     cipher.clear();
     if (!gcm.update({plain.data(), static_cast<std::size_t>(n)}, cipher)) return "cannot encrypt the file";
-    if (!write_all(out, cipher.data(), cipher.size())) return "cannot write: " + errno_text();
+    if (!write_all(out, cipher.data(), cipher.size())) return "cannot write: " + file_error_text();
     stored += static_cast<std::uint64_t>(n);
   }
   cipher.clear();
   if (!gcm.finish(cipher, tag)) return "cannot encrypt the file";
   cipher.append(reinterpret_cast<const char*>(tag.data()), tag.size());
-  if (!write_all(out, cipher.data(), cipher.size())) return "cannot write: " + errno_text();
+  if (!write_all(out, cipher.data(), cipher.size())) return "cannot write: " + file_error_text();
   // The record states the size: a file that grew or shrank while it was read would not match it.
   if (stored != record.size) return "the file changed while it was being stored";
   return {};
 }
 
 // Decrypts the entry's content into `out`; an error or "" (only then may `out` be used).
-std::string decrypt_content(int fd, const OpenedEntry& entry, const SecretKey& key, int out) {
+std::string decrypt_content(NativeFile fd, const OpenedEntry& entry, const SecretKey& key, NativeFile out) {
   Gcm gcm(key);
   if (!gcm.start(MBEDTLS_GCM_DECRYPT, entry.content_nonce.data(), entry.header)) return "cannot decrypt";
   std::string cipher(kChunkBytes, '\0'), plain;
@@ -280,31 +256,21 @@ std::string decrypt_content(int fd, const OpenedEntry& entry, const SecretKey& k
   const std::uint64_t end = at + entry.content_bytes;
   while (at < end) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(cipher.size(), end - at));
-    if (!read_at(fd, cipher.data(), n, at)) return "cannot read the entry: " + errno_text();
+    if (!read_exactly_at(fd, cipher.data(), n, at)) return "cannot read the entry: " + file_error_text();
     plain.clear();
     if (!gcm.update({cipher.data(), n}, plain) || !write_all(out, plain.data(), plain.size())) {
-      return "cannot write the restored file: " + errno_text();
+      return "cannot write the restored file: " + file_error_text();
     }
     at += n;
   }
   std::array<unsigned char, kTagBytes> expected{}, stored{};
   plain.clear();
   if (!gcm.finish(plain, expected) || !write_all(out, plain.data(), plain.size())) return "cannot decrypt";
-  if (!read_at(fd, stored.data(), stored.size(), end)) return "cannot read the entry: " + errno_text();
+  if (!read_exactly_at(fd, stored.data(), stored.size(), end)) return "cannot read the entry: " + file_error_text();
   if (!same_tag(expected, stored)) {
     return "the content does not authenticate: the entry was altered or damaged";
   }
   return {};
-}
-
-// Links the finished temporary file `temp` to `name` in `dir` unless `name` exists.
-bool link_no_replace(int dir, const std::string& temp, const std::string& name) {
-  if (::renameat2(dir, temp.c_str(), dir, name.c_str(), RENAME_NOREPLACE) == 0) return true;
-  if (errno != EINVAL) return false;
-  // A file system without RENAME_NOREPLACE: link(2) refuses an existing name too.
-  if (::linkat(dir, temp.c_str(), dir, name.c_str(), 0) != 0) return false;
-  ::unlinkat(dir, temp.c_str(), 0);
-  return true;
 }
 
 }  // namespace
@@ -323,47 +289,38 @@ fs::path QuarantineVault::entry_path(const std::string& id) const {
 }
 
 std::string QuarantineVault::prepare_dir() const {
-  std::error_code ec;
-  fs::create_directories(dir_.parent_path(), ec);
-  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
-    return "cannot create " + dir_.string() + ": " + errno_text();
-  struct stat st {};
-  if (::lstat(dir_.c_str(), &st) != 0) return "cannot inspect " + dir_.string() + ": " + errno_text();
   // Like the key folder: a vault others can write to could have entries swapped or removed.
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
-    return dir_.string() + " must be a folder of uid " + std::to_string(::geteuid()) + " with mode 0700";
-  }
-  return {};
+  return make_private_folder(dir_);
 }
 
-std::string QuarantineVault::store(int fd, QuarantineRecord& record) const {
+std::string QuarantineVault::store(NativeFile file, QuarantineRecord& record) const {
   if (auto error = prepare_dir(); !error.empty()) return error;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return "cannot inspect the file: " + errno_text();
+  FileInfo info;
+  if (!file_info(file, info)) return "cannot inspect the file: " + file_error_text();
   const auto now = std::time(nullptr);
   record.id = new_id(now);
-  if (record.id.empty()) return "no randomness for the id: " + errno_text();
-  record.size = static_cast<std::uint64_t>(st.st_size);
+  if (record.id.empty()) return "no randomness for the id: " + file_error_text();
+  record.size = info.size;
   record.quarantined_at = utc_time(now, false);
 
-  const UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const FileHandle dir = open_folder(dir_);
   std::string temp_name;
-  const UniqueFd temp = dir ? create_temp_file(dir.get(), record.id + kEntrySuffix + ".tmp-", temp_name) : UniqueFd();
-  if (!temp) return "cannot create an entry in " + dir_.string() + ": " + errno_text();
+  FileHandle temp = dir ? create_temp_file(dir, record.id + kEntrySuffix + ".tmp-", temp_name) : FileHandle();
+  if (!temp) return "cannot create an entry in " + dir_.string() + ": " + file_error_text();
   // Durable before it has its name, and the name durable before the caller removes the original.
-  auto error = write_entry(fd, temp.get(), key_, record);
-  if (error.empty() && ::fsync(temp.get()) != 0) error = "cannot fsync the entry: " + errno_text();
+  auto error = write_entry(file, temp.get(), key_, record);
+  if (error.empty() && !flush(temp)) error = "cannot fsync the entry: " + file_error_text();
+  temp.reset();
   const auto name = record.id + kEntrySuffix;
-  if (error.empty() && ::renameat(dir.get(), temp_name.c_str(), dir.get(), name.c_str()) != 0) {
-    error = "cannot name the entry: " + errno_text();
-  }
+  if (error.empty() && !rename_at(dir, temp_name, name, true)) error = "cannot name the entry: " + file_error_text();
   if (!error.empty()) {
-    ::unlinkat(dir.get(), temp_name.c_str(), 0);
+    remove_at(dir, temp_name);
     return error;
   }
-  if (!sync_dir(dir.get())) {
-    ::unlinkat(dir.get(), name.c_str(), 0);
-    return "cannot fsync " + dir_.string() + ": " + errno_text();
+  if (!flush(dir)) {
+    error = "cannot fsync " + dir_.string() + ": " + file_error_text();
+    remove_at(dir, name);
+    return error;
   }
   return {};
 }
@@ -373,13 +330,14 @@ std::optional<QuarantineRecord> QuarantineVault::record(const std::string& id, s
     error = "no quarantine entry " + id;
     return std::nullopt;
   }
-  const UniqueFd fd(::open(entry_path(id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    error =
-        errno == ENOENT ? "no quarantine entry " + id : "cannot open " + entry_path(id).string() + ": " + errno_text();
+  const FileHandle entry_file = open_file(entry_path(id));
+  if (!entry_file) {
+    error = last_file_error() == std::errc::no_such_file_or_directory
+                ? "no quarantine entry " + id
+                : "cannot open " + entry_path(id).string() + ": " + file_error_text();
     return std::nullopt;
   }
-  auto entry = open_entry(fd.get(), key_, error);
+  auto entry = open_entry(entry_file.get(), key_, error);
   if (!entry) return std::nullopt;
   return std::move(entry->record);
 }
@@ -405,45 +363,52 @@ std::vector<VaultEntry> QuarantineVault::list() const {
 
 std::string QuarantineVault::restore(const std::string& id, const fs::path& to, std::string& note) const {
   if (!valid_vault_id(id)) return "no quarantine entry " + id;
-  const UniqueFd fd(::open(entry_path(id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return errno == ENOENT ? "no quarantine entry " + id : "cannot open the entry: " + errno_text();
-  std::string error;
-  const auto entry = open_entry(fd.get(), key_, error);
-  if (!entry) return "entry " + id + " " + error;
-  struct stat st {};
-  if (::lstat(to.c_str(), &st) == 0) return "refusing to overwrite " + to.string() + ", which exists";
-  if (errno != ENOENT) return "cannot inspect " + to.string() + ": " + errno_text();
-
-  const UniqueFd dir(::open(to.has_parent_path() ? to.parent_path().c_str() : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return "cannot open the folder of " + to.string() + ": " + errno_text();
-  const auto name = to.filename().string();
-  std::string temp_name;
-  const UniqueFd temp = create_temp_file(dir.get(), "." + name + ".postured-restore-", temp_name);
-  if (!temp) return "cannot create a file beside " + to.string() + ": " + errno_text();
-  error = decrypt_content(fd.get(), *entry, key_, temp.get());
-  const auto& r = entry->record;
-  if (error.empty() && ::fchown(temp.get(), r.uid, r.gid) != 0) {
-    note = "the owner " + std::to_string(r.uid) + ":" + std::to_string(r.gid) + " was not restored: " + errno_text();
+  const FileHandle entry_file = open_file(entry_path(id));
+  if (!entry_file) {
+    return last_file_error() == std::errc::no_such_file_or_directory ? "no quarantine entry " + id
+                                                                      : "cannot open the entry: " + file_error_text();
   }
-  if (error.empty() && ::fchmod(temp.get(), r.mode & 07777) != 0) error = "cannot set the mode: " + errno_text();
-  if (error.empty() && ::fsync(temp.get()) != 0) error = "cannot fsync the restored file: " + errno_text();
-  if (error.empty() && !link_no_replace(dir.get(), temp_name, name)) {
-    error = errno == EEXIST ? "refusing to overwrite " + to.string() + ", which exists"
-                            : "cannot name the restored file: " + errno_text();
+  std::string error;
+  const auto entry = open_entry(entry_file.get(), key_, error);
+  if (!entry) return "entry " + id + " " + error;
+
+  const FileHandle dir = open_folder(to.has_parent_path() ? to.parent_path() : fs::path("."));
+  if (!dir) return "cannot open the folder of " + to.string() + ": " + file_error_text();
+  const auto name = to.filename().string();
+  FileInfo existing;
+  if (file_info_at(dir, name, existing)) return "refusing to overwrite " + to.string() + ", which exists";
+  if (last_file_error() != std::errc::no_such_file_or_directory)
+    return "cannot inspect " + to.string() + ": " + file_error_text();
+  std::string temp_name;
+  FileHandle temp = create_temp_file(dir, "." + name + ".postured-restore-", temp_name);
+  if (!temp) return "cannot create a file beside " + to.string() + ": " + file_error_text();
+  error = decrypt_content(entry_file.get(), *entry, key_, temp.get());
+  const auto& r = entry->record;
+  if (error.empty() && !set_owner(temp, r.uid, r.gid)) {
+    note = "the owner " + std::to_string(r.uid) + ":" + std::to_string(r.gid) + " was not restored: " + file_error_text();
+  }
+  if (error.empty() && !set_mode(temp, r.mode)) error = "cannot set the mode: " + file_error_text();
+  if (error.empty() && !flush(temp)) error = "cannot fsync the restored file: " + file_error_text();
+  temp.reset();
+  // Named only now, and never over a file that appeared meanwhile.
+  if (error.empty() && !rename_at(dir, temp_name, name, false)) {
+    error = last_file_error() == std::errc::file_exists ? "refusing to overwrite " + to.string() + ", which exists"
+                                                         : "cannot name the restored file: " + file_error_text();
   }
   if (!error.empty()) {
-    ::unlinkat(dir.get(), temp_name.c_str(), 0);
+    remove_at(dir, temp_name);
     return error;
   }
-  sync_dir(dir.get());
+  flush(dir);
   return {};
 }
 
 std::string QuarantineVault::remove(const std::string& id) const {
   if (!valid_vault_id(id)) return "no quarantine entry " + id;
-  if (::unlink(entry_path(id).c_str()) != 0) return "cannot remove " + entry_path(id).string() + ": " + errno_text();
-  const UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir) sync_dir(dir.get());
+  const FileHandle dir = open_folder(dir_);
+  if (!dir || !remove_at(dir, id + kEntrySuffix))
+    return "cannot remove " + entry_path(id).string() + ": " + file_error_text();
+  flush(dir);
   return {};
 }
 

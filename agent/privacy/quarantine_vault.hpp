@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file_handle.hpp"
 #include "core/secret.hpp"
 
 namespace postured::privacy {
@@ -45,9 +46,9 @@ class QuarantineVault {
 
   const std::filesystem::path& dir() const { return dir_; }
 
-  // Encrypts everything `fd` holds (read from offset 0) into a new entry; sets record.id, size and
+  // Encrypts everything `file` holds (read from offset 0) into a new entry; sets record.id, size and
   // quarantined_at. The entry is durable (file and folder fsynced) when this returns "". Else an error.
-  std::string store(int fd, QuarantineRecord& record) const;
+  std::string store(NativeFile file, QuarantineRecord& record) const;
   // Every entry, oldest first.
   std::vector<VaultEntry> list() const;
   // Entry `id`'s record; nullopt with `error` if there is none or it does not authenticate.
@@ -61,7 +62,7 @@ class QuarantineVault {
 
  private:
   std::filesystem::path entry_path(const std::string& id) const;
-  // Makes the folder if needed and checks it is a 0700 folder of this user; an error or "".
+  // Makes the folder if needed and checks that only this account can open it; an error or "".
   std::string prepare_dir() const;
 
   std::filesystem::path dir_;

@@ -1,7 +1,5 @@
 #include "privacy/redactor.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -56,7 +54,7 @@ std::string encode(std::string_view text, TextEncoding encoding) {
 // Writes content to a file, gzip-compressed when the original was.
 class ContentWriter {
  public:
-  ContentWriter(int fd, Compression compression) : fd_(fd), gzip_(compression == Compression::gzip) {
+  ContentWriter(NativeFile fd, Compression compression) : fd_(fd), gzip_(compression == Compression::gzip) {
     if (gzip_ && deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
       error_ = "zlib could not start";
       gzip_ = false;
@@ -83,7 +81,7 @@ class ContentWriter {
  private:
   bool write_file(const void* data, std::size_t size) {
     if (write_all(fd_, data, size)) return true;
-    error_ = "cannot write the redacted copy: " + errno_text();
+    error_ = "cannot write the redacted copy: " + file_error_text();
     return false;
   }
   bool deflate_all(int flush) {
@@ -101,7 +99,7 @@ class ContentWriter {
     }
   }
 
-  int fd_;
+  NativeFile fd_;
   bool gzip_;
   bool started_ = false;
   z_stream z_{};
@@ -109,7 +107,7 @@ class ContentWriter {
 };
 
 // Every match in the file, as content edits in order, and how the file was read.
-std::vector<ContentEdit> plan_edits(int fd, const FileScanner& scanner, TextScan& scan) {
+std::vector<ContentEdit> plan_edits(NativeFile fd, const FileScanner& scanner, TextScan& scan) {
   struct TextEdit {
     std::uint64_t offset;
     std::string text;
@@ -126,9 +124,9 @@ std::vector<ContentEdit> plan_edits(int fd, const FileScanner& scanner, TextScan
 }
 
 // Copies the content of `from` (from its start) to `to` with `edits` applied; an error message or "".
-std::string write_redacted(int from, int to, const TextScan& scan, const std::vector<ContentEdit>& edits,
+std::string write_redacted(NativeFile from, NativeFile to, const TextScan& scan, const std::vector<ContentEdit>& edits,
                            std::uint64_t max_bytes) {
-  if (::lseek(from, 0, SEEK_SET) != 0) return "cannot read the file again: " + errno_text();
+  if (!rewind(from)) return "cannot read the file again: " + file_error_text();
   ContentReader content(from, max_bytes);
   ContentWriter writer(to, scan.compression);
   std::vector<char> buffer(kCopyBytes);
@@ -154,16 +152,6 @@ std::string write_redacted(int from, int to, const TextScan& scan, const std::ve
   return {};
 }
 
-// Gives the copy the original's owner, group and permission bits (chown first: it clears set-id bits).
-std::string keep_owner_and_mode(int fd, const struct stat& original) {
-  if (::fchown(fd, original.st_uid, original.st_gid) != 0) {
-    return "cannot give the redacted copy the owner " + std::to_string(original.st_uid) + ":" +
-           std::to_string(original.st_gid) + ": " + errno_text();
-  }
-  if (::fchmod(fd, original.st_mode & 07777) != 0) return "cannot set the redacted copy's mode: " + errno_text();
-  return {};
-}
-
 enum class Outcome { finished, changed };
 
 // One attempt. `changed` is returned when the file was written to or replaced meanwhile.
@@ -172,18 +160,18 @@ Outcome attempt(const fs::path& root, const fs::path& file, const FileScanner& s
   result = {};
   auto contained = open_contained(root, file, result.error);
   if (!contained) return Outcome::finished;
-  const int dir = contained->dir.get();
+  const auto& dir = contained->dir;
   const auto& name = contained->name;
-  const UniqueFd fd = open_for_reading(dir, name);
-  struct stat before {};
-  if (!fd || ::fstat(fd.get(), &before) != 0) {
-    result.error = "cannot open: " + errno_text();
+  const FileHandle original = open_file_at(dir, name);
+  FileInfo before;
+  if (!original || !file_info(original.get(), before)) {
+    result.error = "cannot open: " + file_error_text();
     return Outcome::finished;
   }
-  if (result.error = why_not_replace(fd.get(), before); !result.error.empty()) return Outcome::finished;
+  if (result.error = why_not_replace(original, before); !result.error.empty()) return Outcome::finished;
 
   TextScan scan;
-  const auto edits = plan_edits(fd.get(), scanner, scan);
+  const auto edits = plan_edits(original.get(), scanner, scan);
   if (!scan.error.empty()) {
     result.error = "cannot be read to its end (" + scan.error + "), so it cannot be rewritten";
     return Outcome::finished;
@@ -191,35 +179,39 @@ Outcome attempt(const fs::path& root, const fs::path& file, const FileScanner& s
   if (edits.empty()) return Outcome::finished;  // nothing (left) to redact
 
   std::string temp_name;
-  UniqueFd temp = create_temp_file(dir, "." + name + ".postured-redact-", temp_name);
+  FileHandle temp = create_temp_file(dir, "." + name + ".postured-redact-", temp_name);
   if (!temp) {
-    result.error = "cannot create a temporary file beside it: " + errno_text();
+    result.error = "cannot create a temporary file beside it: " + file_error_text();
     return Outcome::finished;
   }
-  const auto discard = [&] { ::unlinkat(dir, temp_name.c_str(), 0); };
-  result.error = write_redacted(fd.get(), temp.get(), scan, edits, scanner.max_file_bytes());
-  if (result.error.empty()) result.error = keep_owner_and_mode(temp.get(), before);
-  if (result.error.empty() && ::fsync(temp.get()) != 0)
-    result.error = "cannot fsync the redacted copy: " + errno_text();
+  const auto discard = [&] {
+    temp.reset();  // Windows removes a name only when it is no longer open
+    remove_at(dir, temp_name);
+  };
+  result.error = write_redacted(original.get(), temp.get(), scan, edits, scanner.max_file_bytes());
+  // The copy gets the original's owner and access (POSIX: chown first, since it clears set-id bits).
+  if (result.error.empty() && !copy_owner_and_access(original, before, temp))
+    result.error = "cannot give the redacted copy the original's owner and access: " + file_error_text();
+  if (result.error.empty() && !flush(temp)) result.error = "cannot fsync the redacted copy: " + file_error_text();
   if (!result.error.empty()) {
     discard();
     return Outcome::finished;
   }
+  temp.reset();
   if (prepared) prepared();
   // The copy is only right if the file is still the one that was read, as it was read.
-  struct stat now_open {
-  }, now_named{};
-  if (::fstat(fd.get(), &now_open) != 0 || ::fstatat(dir, name.c_str(), &now_named, AT_SYMLINK_NOFOLLOW) != 0 ||
-      !same_version(before, now_open) || !same_version(before, now_named)) {
+  FileInfo now_open, now_named;
+  if (!file_info(original.get(), now_open) || !file_info_at(dir, name, now_named) || !same_version(before, now_open) ||
+      !same_version(before, now_named)) {
     discard();
     return Outcome::changed;
   }
-  if (::renameat(dir, temp_name.c_str(), dir, name.c_str()) != 0) {
-    result.error = "cannot replace the file: " + errno_text();
+  if (!rename_at(dir, temp_name, name, true)) {
+    result.error = "cannot replace the file: " + file_error_text();
     discard();
     return Outcome::finished;
   }
-  if (!sync_dir(dir)) result.error = "replaced, but the folder could not be fsynced: " + errno_text();
+  if (!flush(dir)) result.error = "replaced, but the folder could not be fsynced: " + file_error_text();
   result.rewritten = true;
   result.redacted = edits.size();
   return Outcome::finished;

@@ -1,10 +1,8 @@
 #include "privacy/text_reader.hpp"
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
@@ -74,7 +72,7 @@ struct ContentReader::Inflater {
   Inflater& operator=(const Inflater&) = delete;
 };
 
-ContentReader::ContentReader(int fd, std::uint64_t max_bytes) : fd_(fd), max_bytes_(max_bytes) {
+ContentReader::ContentReader(NativeFile fd, std::uint64_t max_bytes) : fd_(fd), max_bytes_(max_bytes) {
   // Two bytes tell gzip from anything else; read more than that so small files take one read.
   input_.resize(kProbeBytes);
   std::size_t filled = 0;
@@ -99,14 +97,11 @@ void ContentReader::fail(std::string message) {
 
 std::size_t ContentReader::read_file(char* out, std::size_t size) {
   if (file_ended_ || !error_.empty()) return 0;
-  for (;;) {
-    const auto n = ::read(fd_, out, size);
-    if (n > 0) return static_cast<std::size_t>(n);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(std::string("read error: ") + std::strerror(errno));
-    file_ended_ = true;
-    return 0;
-  }
+  const auto n = read_some(fd_, out, size);
+  if (n > 0) return static_cast<std::size_t>(n);
+  if (n < 0) fail("read error: " + last_file_error().message());
+  file_ended_ = true;
+  return 0;
 }
 
 std::size_t ContentReader::count(std::size_t n) {

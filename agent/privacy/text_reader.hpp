@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file_handle.hpp"
+
 namespace postured::privacy {
 
 enum class Compression { none, gzip };
@@ -32,8 +34,8 @@ TextEncoding detect_encoding(std::string_view head, std::size_t& bom_bytes);
 // over_limit() set, so a gzip bomb costs no more than a plain file of the allowed size.
 class ContentReader {
  public:
-  // Reads `fd` from its current offset. The descriptor stays the caller's.
-  ContentReader(int fd, std::uint64_t max_bytes);
+  // Reads `file` from its current offset. The file stays the caller's.
+  ContentReader(NativeFile file, std::uint64_t max_bytes);
   ~ContentReader();
   ContentReader(const ContentReader&) = delete;
   ContentReader& operator=(const ContentReader&) = delete;
@@ -55,7 +57,7 @@ class ContentReader {
   std::size_t count(std::size_t n);
   void fail(std::string message);
 
-  int fd_;
+  NativeFile fd_;
   std::uint64_t max_bytes_;
   std::uint64_t produced_ = 0;
   Compression compression_ = Compression::none;

@@ -34,4 +34,8 @@ std::vector<FileHolder> processes_holding(const std::filesystem::path& path) {
   return holders;
 }
 
+std::vector<FileHolder> processes_holding(NativeFile file) {
+  return processes_holding("/proc/self/fd/" + std::to_string(file));
+}
+
 }  // namespace postured

@@ -66,4 +66,23 @@ std::vector<FileHolder> processes_holding(const std::filesystem::path& path) {
   return holders;
 }
 
+std::vector<FileHolder> processes_holding(NativeFile file) {
+  // The Restart Manager takes names: the one the open file has now, from its handle.
+  const auto handle = reinterpret_cast<HANDLE>(file);
+  std::wstring name(MAX_PATH, L'\0');
+  for (;;) {
+    const DWORD n = ::GetFinalPathNameByHandleW(handle, name.data(), static_cast<DWORD>(name.size()),
+                                                FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+    if (n == 0) return {};
+    if (n < name.size()) {
+      name.resize(n);
+      break;
+    }
+    name.resize(n + 1);
+  }
+  constexpr std::wstring_view kLongPrefix = L"\\\\?\\";  // "\\?\" before a drive letter
+  if (name.starts_with(kLongPrefix) && name.size() > 6 && name[5] == L':') name.erase(0, kLongPrefix.size());
+  return processes_holding(std::filesystem::path(name));
+}
+
 }  // namespace postured
