@@ -1,7 +1,5 @@
 // posturectl cache status|encrypt|verify|rotate-key|enforce: the SQLCipher vault and the caches'
 // minimization and retention policies, on demand.
-#include <unistd.h>
-
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -37,7 +35,7 @@ void print_table(const std::vector<CacheStatus>& statuses) {
     const char* encrypted = !s.exists ? "missing" : s.encrypted ? "yes" : "NO";
     std::snprintf(line, sizeof line, "%-16s %-10s %-11lld %-11s %-4u %-21s %s\n", s.name.c_str(), encrypted, s.rows,
                   human_size(s.size_bytes).c_str(), s.key_generation,
-                  s.last_verified_at.empty() ? "never" : s.last_verified_at.c_str(), s.path.c_str());
+                  s.last_verified_at.empty() ? "never" : s.last_verified_at.c_str(), s.path.string().c_str());
     std::cout << line;
     if (!s.error.empty()) std::cout << "  error: " << s.error << "\n";
   }

@@ -11,10 +11,9 @@
 #include <string_view>
 #include <vector>
 
-namespace postured {
+#include "core/version.hpp"  // kDefaultConfigPath
 
-// Where postured and posturectl look when no --config is given.
-inline constexpr const char* kDefaultConfigPath = "/etc/postured/postured.toml";
+namespace postured {
 
 enum class LogLevel { debug, info, warn, error };
 

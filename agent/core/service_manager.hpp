@@ -39,7 +39,8 @@ std::unique_ptr<ServiceManager> connect_service_manager();
 int run_daemon_under_service_manager(bool started_as_service, const std::function<int()>& daemon_main,
                                      std::string* why);
 
-// Registers `program` as a service started at boot with `--service --config <config>` (Windows: an
+// Registers `program` (empty: the running executable) as a service started at boot with
+// `--service --config <config>` (Windows: an
 // automatic LocalSystem service with restart on failure). Empty on success, otherwise why not; on
 // Linux the package's systemd unit does this, and the answer says so.
 std::string install_service(const std::filesystem::path& program, const std::filesystem::path& config);

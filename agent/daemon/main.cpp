@@ -30,27 +30,21 @@ std::optional<postured::Config> load_or_report(const std::filesystem::path& path
   return load.config;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace postured;
-  CLI::App app{"postured: posture agent for point-of-sale terminals"};
-  app.set_version_flag("--version", std::string("postured ") + kAgentVersion);
-  std::string config_path = kDefaultConfigPath;
+// What the command line asked for.
+struct Options {
+  std::string config_path = postured::kDefaultConfigPath;
   bool check_config = false;
   bool once = false;
   std::string root = "/";
-  app.add_option("--config", config_path, "configuration file")->capture_default_str();
-  app.add_flag("--check-config", check_config, "validate the configuration and exit (0 valid, 2 invalid)");
-  app.add_flag("--once", once, "run one full cycle and exit");
-  app.add_option("--root", root, "inspect the system mounted at this folder instead of /")->check(CLI::ExistingDirectory);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+};
 
+// The agent: one cycle (--once), a configuration check, or the daemon until it is stopped.
+int run_agent(const Options& options) {
+  using namespace postured;
+  const auto& config_path = options.config_path;
+  const auto& root = options.root;
+  const bool once = options.once;
+  const bool check_config = options.check_config;
   auto config = load_or_report(config_path);
   if (!config) return 2;
   if (check_config) {
@@ -161,4 +155,50 @@ int main(int argc, char** argv) {
   runtime.run();
   log::info("postured stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace postured;
+  CLI::App app{"postured: posture agent for point-of-sale terminals"};
+  app.set_version_flag("--version", std::string("postured ") + kAgentVersion);
+  Options options;
+  bool as_service = false;
+  bool install = false;
+  bool uninstall = false;
+  app.add_option("--config", options.config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", options.check_config, "validate the configuration and exit (0 valid, 2 invalid)");
+  app.add_flag("--once", options.once, "run one full cycle and exit");
+  app.add_option("--root", options.root, "inspect the system mounted at this folder instead of /")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--service", as_service,
+               "started by the service manager (Windows: the SCM; what --install-service registers)");
+  auto* install_flag = app.add_flag("--install-service", install,
+                                    "register postured as a service started at boot with this --config, and exit "
+                                    "(Windows; on Linux the package installs the systemd unit)");
+  app.add_flag("--uninstall-service", uninstall, "stop and remove the service, and exit")->excludes(install_flag);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (install || uninstall) {
+    // The service runs this very program; --config is stored as an absolute path.
+    const auto error = install ? install_service({}, options.config_path) : uninstall_service();
+    if (!error.empty()) {
+      std::cerr << "postured: " << error << "\n";
+      return 1;
+    }
+    std::cout << (install ? "service installed: it starts at the next boot, or now with sc start postured\n"
+                          : "service removed\n");
+    return 0;
+  }
+  if (options.once || options.check_config) return run_agent(options);
+  std::string why;
+  const int code = run_daemon_under_service_manager(as_service, [&] { return run_agent(options); }, &why);
+  if (!why.empty()) std::cerr << "postured: " << why << "\n";
+  return code;
 }

@@ -421,7 +421,19 @@ int run_daemon_under_service_manager(bool started_as_service, const std::functio
 }
 
 std::string install_service(const std::filesystem::path& program, const std::filesystem::path& config) {
-  return windows::install_service(program, config);
+  if (!program.empty()) return windows::install_service(program, config);
+  // This executable, by the path Windows loaded it from (argv[0] may be a bare name found on PATH).
+  std::wstring self(MAX_PATH, L'\0');
+  for (;;) {
+    const DWORD n = ::GetModuleFileNameW(nullptr, self.data(), static_cast<DWORD>(self.size()));
+    if (n == 0) return "cannot find this program's own path: " + windows::last_error_text();
+    if (n < self.size()) {
+      self.resize(n);
+      break;
+    }
+    self.resize(2 * self.size());
+  }
+  return windows::install_service(std::filesystem::path(self), config);
 }
 
 std::string uninstall_service() {
