@@ -93,7 +93,8 @@ bool file_info_at(const FileHandle& dir, const std::string& name, FileInfo& info
 // Removes the name `name` from `dir` (a link is removed, never its target).
 bool remove_at(const FileHandle& dir, const std::string& name);
 // Renames `from` to `to`, both in `dir`. With `replace` an existing `to` is replaced atomically;
-// without it the rename fails (file_exists) if `to` exists.
+// without it the rename fails (file_exists) if `to` exists. Windows without POSIX renames (FAT, before
+// 10 1709) and Wine refuse (permission_denied) to replace a `to` that is open anywhere.
 bool rename_at(const FileHandle& dir, const std::string& from, const std::string& to, bool replace);
 // Flushes a file's data, or a folder's entries, to the disk (fsync / FlushFileBuffers).
 bool flush(const FileHandle& file);

@@ -162,7 +162,7 @@ Outcome attempt(const fs::path& root, const fs::path& file, const FileScanner& s
   if (!contained) return Outcome::finished;
   const auto& dir = contained->dir;
   const auto& name = contained->name;
-  const FileHandle original = open_file_at(dir, name);
+  FileHandle original = open_file_at(dir, name);
   FileInfo before;
   if (!original || !file_info(original.get(), before)) {
     result.error = "cannot open: " + file_error_text();
@@ -206,6 +206,9 @@ Outcome attempt(const fs::path& root, const fs::path& file, const FileScanner& s
     discard();
     return Outcome::changed;
   }
+  // Closed first: holding it protects nothing (the rename is by name), and a file system without
+  // POSIX renames (FAT, older Windows, Wine) refuses to replace a file that is open anywhere.
+  original.reset();
   if (!rename_at(dir, temp_name, name, true)) {
     result.error = "cannot replace the file: " + file_error_text();
     discard();

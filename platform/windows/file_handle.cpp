@@ -113,6 +113,45 @@ FileHandle refuse_reparse_point(FileHandle file) {
   return file;
 }
 
+// Marks the open `file` for deletion: with POSIX semantics its name goes now, even while other
+// handles (ours, the scanner's) are open; classic semantics (older Windows, FAT) when the file system
+// has no POSIX semantics, and the file goes when its last handle closes.
+NTSTATUS delete_by_handle(HANDLE file) {
+  IO_STATUS_BLOCK io{};
+  ULONG flags = kDispositionDelete | kDispositionPosixSemantics;
+  NTSTATUS status = ::NtSetInformationFile(file, &io, &flags, sizeof flags, kFileDispositionInformationEx);
+  if (class_not_supported(status)) {
+    DispositionInformation classic{TRUE};
+    status = ::NtSetInformationFile(file, &io, &classic, sizeof classic, kFileDispositionInformation);
+  }
+  return status;
+}
+
+// Gives the open `file` the name `target` (one plain component) in the folder `dir`: the new name is
+// relative to the folder handle, so the rename cannot land anywhere else. POSIX semantics where the
+// file system has them (an open file at `target` can then be replaced), else the classic class.
+NTSTATUS rename_by_handle(HANDLE file, const FileHandle& dir, const std::wstring& target, bool replace) {
+  std::vector<std::byte> buffer(offsetof(RenameInformationEx, file_name) + target.size() * sizeof(WCHAR));
+  auto* info = reinterpret_cast<RenameInformationEx*>(buffer.data());
+  info->flags = (replace ? kRenameReplaceIfExists : 0) | kRenamePosixSemantics;
+  info->root_directory = handle_of(dir);
+  info->file_name_length = static_cast<ULONG>(target.size() * sizeof(WCHAR));
+  std::copy(target.begin(), target.end(), info->file_name);
+  IO_STATUS_BLOCK io{};
+  NTSTATUS status = ::NtSetInformationFile(file, &io, info, static_cast<ULONG>(buffer.size()), kFileRenameInformationEx);
+  if (class_not_supported(status)) {
+    // FILE_RENAME_INFORMATION: a BOOLEAN where the Ex form has its flags, the rest laid out alike.
+    std::vector<std::byte> classic(offsetof(FILE_RENAME_INFORMATION, FileName) + target.size() * sizeof(WCHAR));
+    auto* old = reinterpret_cast<FILE_RENAME_INFORMATION*>(classic.data());
+    old->ReplaceIfExists = replace ? TRUE : FALSE;
+    old->RootDirectory = handle_of(dir);
+    old->FileNameLength = info->file_name_length;
+    std::copy(target.begin(), target.end(), old->FileName);
+    status = ::NtSetInformationFile(file, &io, old, static_cast<ULONG>(classic.size()), kFileRenameInformation);
+  }
+  return status;
+}
+
 // Win32 error codes, with the common ones equivalent to their std::errc.
 class Win32Category final : public std::error_category {
  public:
@@ -274,15 +313,7 @@ bool file_info_at(const FileHandle& dir, const std::string& name, FileInfo& info
 bool remove_at(const FileHandle& dir, const std::string& name) {
   const FileHandle file = open_relative(dir, name, DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_NON_DIRECTORY_FILE);
   if (!file) return false;
-  IO_STATUS_BLOCK io{};
-  // POSIX semantics: the name goes now, even while a handle (ours, the scanner's) is still open.
-  ULONG flags = kDispositionDelete | kDispositionPosixSemantics;
-  NTSTATUS status = ::NtSetInformationFile(handle_of(file), &io, &flags, sizeof flags, kFileDispositionInformationEx);
-  if (class_not_supported(status)) {
-    // Classic semantics: the file goes when its last handle closes.
-    DispositionInformation classic{TRUE};
-    status = ::NtSetInformationFile(handle_of(file), &io, &classic, sizeof classic, kFileDispositionInformation);
-  }
+  const NTSTATUS status = delete_by_handle(handle_of(file));
   return status >= 0 || fail_with(status);
 }
 
@@ -294,27 +325,7 @@ bool rename_at(const FileHandle& dir, const std::string& from, const std::string
   }
   const FileHandle file = open_relative(dir, from, DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN, 0);
   if (!file) return false;
-  // The new name is relative to the same folder handle: the rename cannot land anywhere else.
-  std::vector<std::byte> buffer(offsetof(RenameInformationEx, file_name) + target.size() * sizeof(WCHAR));
-  auto* info = reinterpret_cast<RenameInformationEx*>(buffer.data());
-  info->flags = (replace ? kRenameReplaceIfExists : 0) | kRenamePosixSemantics;
-  info->root_directory = handle_of(dir);
-  info->file_name_length = static_cast<ULONG>(target.size() * sizeof(WCHAR));
-  std::copy(target.begin(), target.end(), info->file_name);
-  IO_STATUS_BLOCK io{};
-  NTSTATUS status = ::NtSetInformationFile(handle_of(file), &io, info, static_cast<ULONG>(buffer.size()),
-                                           kFileRenameInformationEx);
-  if (class_not_supported(status)) {
-    // FILE_RENAME_INFORMATION: a BOOLEAN where the Ex form has its flags, the rest laid out alike.
-    std::vector<std::byte> classic(offsetof(FILE_RENAME_INFORMATION, FileName) + target.size() * sizeof(WCHAR));
-    auto* old = reinterpret_cast<FILE_RENAME_INFORMATION*>(classic.data());
-    old->ReplaceIfExists = replace ? TRUE : FALSE;
-    old->RootDirectory = handle_of(dir);
-    old->FileNameLength = info->file_name_length;
-    std::copy(target.begin(), target.end(), old->FileName);
-    status = ::NtSetInformationFile(handle_of(file), &io, old, static_cast<ULONG>(classic.size()),
-                                    kFileRenameInformation);
-  }
+  const NTSTATUS status = rename_by_handle(handle_of(file), dir, target, replace);
   return status >= 0 || fail_with(status);
 }
 
