@@ -287,7 +287,8 @@ std::optional<ConfigError> check_meaning(const ConfigKey& key, const toml::node&
   }
   if (key.section == "checks" && key.name == "policies") {
     for (const auto& element : *node.as_array()) {
-      if (element.as_string()->get().rfind('/', 0) != 0) {
+      // "/etc/postured/..." on Linux, "C:/Program Files/..." on Windows.
+      if (!std::filesystem::path(element.as_string()->get()).is_absolute()) {
         return error_at(source_name, element.source(), "'checks.policies' entries must be absolute paths");
       }
     }

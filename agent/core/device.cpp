@@ -1,5 +1,6 @@
 #include "core/device.hpp"
 
+#include "core/registry_view.hpp"
 #include "core/text.hpp"
 #include "core/version.hpp"
 
@@ -38,11 +39,30 @@ std::map<std::string, std::string> parse_os_release(std::string_view content) {
 DeviceInfo identify_device(const Host& host, const AgentConfig& agent) {
   DeviceInfo device;
   device.id = agent.device_id;
+  device.store_id = agent.store_id;
+  device.hostname = host.hostname();
+  device.os.kernel = host.kernel_release();
+  device.agent_version = kAgentVersion;
+  if (const auto* registry = host.registry()) {
+    // Windows has no machine-id or os-release: the registry says what `winver` shows, and setup
+    // gives every installation its own MachineGuid.
+    const auto text = [&](std::string_view key, std::string_view name) {
+      const auto read = registry->read(key, name);
+      return read.found == RegistryRead::Found::value && read.value.type == RegistryValue::Type::string ? read.value.text
+                                                                                                         : std::string();
+    };
+    constexpr std::string_view kVersionKey = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
+    if (device.id.empty()) device.id = text("HKLM\\SOFTWARE\\Microsoft\\Cryptography", "MachineGuid");
+    device.os.id = "windows";
+    device.os.version_id = text(kVersionKey, "DisplayVersion");
+    if (device.os.version_id.empty()) device.os.version_id = text(kVersionKey, "CurrentBuild");
+    device.os.pretty_name = text(kVersionKey, "ProductName");
+    if (const auto display = text(kVersionKey, "DisplayVersion"); !display.empty()) device.os.pretty_name += " " + display;
+    return device;
+  }
   if (device.id.empty()) {
     if (auto machine_id = host.read_file("/etc/machine-id")) device.id = std::string(text::trim(*machine_id));
   }
-  device.store_id = agent.store_id;
-  device.hostname = host.hostname();
   auto os_release = host.read_file("/etc/os-release");
   if (!os_release) os_release = host.read_file("/usr/lib/os-release");
   if (os_release) {
@@ -51,8 +71,6 @@ DeviceInfo identify_device(const Host& host, const AgentConfig& agent) {
     device.os.version_id = fields["VERSION_ID"];
     device.os.pretty_name = fields["PRETTY_NAME"];
   }
-  device.os.kernel = host.kernel_release();
-  device.agent_version = kAgentVersion;
   return device;
 }
 

@@ -19,6 +19,8 @@ ShowUninstDetails show
 !include "LogicLib.nsh"
 !include "FileFunc.nsh"
 !include "x64.nsh"
+!include "StrFunc.nsh"
+${StrStr}
 
 !ifndef VERSION
   !define VERSION "0.1.0"
@@ -116,6 +118,12 @@ Section "postured"
   ${EndIf}
   File "${BINDIR}\postured.exe"
   File "${BINDIR}\posturectl.exe"
+  ; The hardening policy the default configuration runs; replaced on upgrade (local policies belong
+  ; in %ProgramData%\postured, which an upgrade keeps).
+  SetOutPath "$INSTDIR\policies"
+  File "..\..\config\policies\windows-hardening.toml"
+  File "..\..\config\policies\windows-hardening.md"
+  SetOutPath "$INSTDIR"
 
   ; The data folder first gets its ACL, then its contents, so nothing in it is ever readable by users.
   CreateDirectory "$DataDir"
@@ -157,11 +165,31 @@ Section "postured"
       !insertmacro RunOrAbort '"$INSTDIR\postured.exe" --install-service --config "$DataDir\postured.toml"' \
         "registering the postured service"
     ${EndIf}
-    nsExec::ExecToLog 'net start postured'
-    Pop $0
-    ${If} $0 != 0
-      DetailPrint "the postured service did not start (exit $0); see the event log and posturectl status"
-    ${EndIf}
+    ; Started, and waited for (up to 30 s): the service manager may be busy starting other services
+    ; (a booting Windows, a fresh Wine prefix) and refuse with "database locked"; asked again every 5 s.
+    StrCpy $1 0
+    ${Do}
+      ${If} $1 == 0
+      ${OrIf} $1 == 5
+      ${OrIf} $1 == 10
+      ${OrIf} $1 == 20
+        nsExec::ExecToLog 'net start postured'
+        Pop $0
+      ${EndIf}
+      Sleep 1000
+      nsExec::ExecToStack 'sc query postured'
+      Pop $0
+      Pop $2
+      ${StrStr} $3 $2 "RUNNING"
+      ${If} $3 != ""
+        ${Break}
+      ${EndIf}
+      IntOp $1 $1 + 1
+      ${If} $1 >= 30
+        DetailPrint "the postured service did not start within 30 s; see the event log and posturectl status"
+        ${Break}
+      ${EndIf}
+    ${Loop}
   ${EndIf}
 SectionEnd
 
@@ -178,6 +206,9 @@ Section "Uninstall"
   Delete "$INSTDIR\postured.exe"
   Delete "$INSTDIR\posturectl.exe"
   Delete "$INSTDIR\uninstall.exe"
+  Delete "$INSTDIR\policies\windows-hardening.toml"
+  Delete "$INSTDIR\policies\windows-hardening.md"
+  RMDir "$INSTDIR\policies"
   RMDir "$INSTDIR"
   DeleteRegKey HKLM "${UNINSTALL_KEY}"
   ${un.GetParameters} $R0

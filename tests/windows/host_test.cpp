@@ -7,7 +7,9 @@
 #include <fstream>
 #include <thread>
 
+#include "core/device.hpp"
 #include "core/host.hpp"
+#include "core/registry_view.hpp"
 #include "core/priority.hpp"
 #include "policy/command_runner.hpp"
 #include "self_process.hpp"
@@ -100,6 +102,26 @@ TEST_CASE("windows host: the live system's name, build, processes and registry",
   CHECK_FALSE(host->process_running("no-such-program-here"));
   CHECK(host->registry() != nullptr);
   CHECK(host->account_policy() != nullptr);
+}
+
+TEST_CASE("windows host: the device is identified from the registry, not from Linux files", "[windows][host]") {
+  const auto host = postured::open_host("C:\\");
+  postured::AgentConfig agent;
+  agent.store_id = "store-0042";
+  const auto device = postured::identify_device(*host, agent);
+  // Setup's MachineGuid; under Wine, Z: shows the Linux root, so reading /etc/machine-id would also
+  // "work" there and give the wrong answer.
+  const auto guid = host->registry()->read("HKLM\\SOFTWARE\\Microsoft\\Cryptography", "MachineGuid");
+  REQUIRE(guid.found == postured::RegistryRead::Found::value);
+  CHECK(device.id == guid.value.text);
+  CHECK(device.id.size() == 36);  // 8-4-4-4-12
+  CHECK(device.store_id == "store-0042");
+  CHECK(device.os.id == "windows");
+  INFO(device.os.pretty_name);
+  CHECK_THAT(device.os.pretty_name, ContainsSubstring("Windows"));
+  CHECK_FALSE(device.os.version_id.empty());
+  agent.device_id = "till-7";  // a configured id wins
+  CHECK(postured::identify_device(*host, agent).id == "till-7");
 }
 
 TEST_CASE("windows command runner: output, exit code, no shell, and a fixed environment", "[windows][command]") {
