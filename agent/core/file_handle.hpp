@@ -57,7 +57,10 @@ struct FileInfo {
   std::uint64_t device = 0;  // st_dev; the volume serial number on Windows
   std::uint64_t id = 0;      // st_ino; the file index on Windows
   std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;  // last modification, nanoseconds since the Unix epoch
+  // Last modification: whole seconds since the Unix epoch (negative before 1970), and nanoseconds.
+  // Apart, because any user may give a file a time that nanoseconds in 64 bits cannot hold (2300).
+  std::int64_t mtime_sec = 0;
+  std::uint32_t mtime_nsec = 0;
   std::uint64_t links = 0;    // hard links
   // POSIX owner, group and permission bits (07777). Zero on Windows, where access is the DACL.
   std::uint32_t uid = 0;

@@ -63,7 +63,8 @@ std::string why_not_replace(const FileHandle& file, const FileInfo& info) {
 }
 
 bool same_version(const FileInfo& a, const FileInfo& b) {
-  return a.device == b.device && a.id == b.id && a.size == b.size && a.mtime_ns == b.mtime_ns;
+  return a.device == b.device && a.id == b.id && a.size == b.size && a.mtime_sec == b.mtime_sec &&
+         a.mtime_nsec == b.mtime_nsec;
 }
 
 FileHandle create_temp_file(const FileHandle& dir, const std::string& prefix, std::string& name) {

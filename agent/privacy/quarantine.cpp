@@ -1,6 +1,5 @@
 #include "privacy/quarantine.hpp"
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -72,7 +71,7 @@ Outcome attempt(const fs::path& root, const fs::path& file, std::uint64_t findin
   record.mode = before.mode;
   record.uid = before.uid;
   record.gid = before.gid;
-  record.mtime = std::chrono::floor<std::chrono::seconds>(std::chrono::nanoseconds(before.mtime_ns)).count();
+  record.mtime = before.mtime_sec;
   record.findings = findings;
   record.examples = examples;
   if (auto error = vault.store(original.get(), record); !error.empty()) {

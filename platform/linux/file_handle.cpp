@@ -21,7 +21,8 @@ void describe(const struct stat& st, FileInfo& info) {
   info.device = st.st_dev;
   info.id = st.st_ino;
   info.size = static_cast<std::uint64_t>(st.st_size);
-  info.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  info.mtime_sec = st.st_mtim.tv_sec;
+  info.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
   info.links = st.st_nlink;
   info.uid = st.st_uid;
   info.gid = st.st_gid;

@@ -37,6 +37,9 @@ constexpr auto kFileRenameInformation = static_cast<FILE_INFORMATION_CLASS>(10);
 constexpr auto kFileDispositionInformation = static_cast<FILE_INFORMATION_CLASS>(13);
 constexpr ULONG kDispositionDelete = 0x1, kDispositionPosixSemantics = 0x2;
 constexpr ULONG kRenameReplaceIfExists = 0x1, kRenamePosixSemantics = 0x2;
+// Windows 10 1809 and later: the read-only attribute does not stop a delete or a replace, as mode
+// bits do not stop unlink(2) or rename(2). Older builds refuse the flag; they are asked without it.
+constexpr ULONG kDispositionIgnoreReadonly = 0x10, kRenameIgnoreReadonly = 0x40;
 struct RenameInformationEx {
   ULONG flags;
   HANDLE root_directory;
@@ -118,38 +121,46 @@ FileHandle refuse_reparse_point(FileHandle file) {
 // has no POSIX semantics, and the file goes when its last handle closes.
 NTSTATUS delete_by_handle(HANDLE file) {
   IO_STATUS_BLOCK io{};
-  ULONG flags = kDispositionDelete | kDispositionPosixSemantics;
-  NTSTATUS status = ::NtSetInformationFile(file, &io, &flags, sizeof flags, kFileDispositionInformationEx);
-  if (class_not_supported(status)) {
-    DispositionInformation classic{TRUE};
-    status = ::NtSetInformationFile(file, &io, &classic, sizeof classic, kFileDispositionInformation);
+  NTSTATUS status = 0;
+  for (ULONG flags : {kDispositionDelete | kDispositionPosixSemantics | kDispositionIgnoreReadonly,
+                      kDispositionDelete | kDispositionPosixSemantics}) {
+    status = ::NtSetInformationFile(file, &io, &flags, sizeof flags, kFileDispositionInformationEx);
+    if (!class_not_supported(status)) return status;
   }
-  return status;
+  DispositionInformation classic{TRUE};
+  return ::NtSetInformationFile(file, &io, &classic, sizeof classic, kFileDispositionInformation);
 }
 
 // Gives the open `file` the name `target` (one plain component) in the folder `dir`: the new name is
 // relative to the folder handle, so the rename cannot land anywhere else. POSIX semantics where the
 // file system has them (an open file at `target` can then be replaced), else the classic class.
 NTSTATUS rename_by_handle(HANDLE file, const FileHandle& dir, const std::wstring& target, bool replace) {
-  std::vector<std::byte> buffer(offsetof(RenameInformationEx, file_name) + target.size() * sizeof(WCHAR));
+  const auto name_bytes = static_cast<ULONG>(target.size() * sizeof(WCHAR));
+  // Never shorter than the structure itself: NTFS (and Wine) refuse a buffer below its size, which
+  // a one- or two-character name would otherwise give.
+  std::vector<std::byte> buffer(
+      std::max(sizeof(RenameInformationEx), offsetof(RenameInformationEx, file_name) + name_bytes));
   auto* info = reinterpret_cast<RenameInformationEx*>(buffer.data());
-  info->flags = (replace ? kRenameReplaceIfExists : 0) | kRenamePosixSemantics;
   info->root_directory = handle_of(dir);
-  info->file_name_length = static_cast<ULONG>(target.size() * sizeof(WCHAR));
+  info->file_name_length = name_bytes;
   std::copy(target.begin(), target.end(), info->file_name);
   IO_STATUS_BLOCK io{};
-  NTSTATUS status = ::NtSetInformationFile(file, &io, info, static_cast<ULONG>(buffer.size()), kFileRenameInformationEx);
-  if (class_not_supported(status)) {
-    // FILE_RENAME_INFORMATION: a BOOLEAN where the Ex form has its flags, the rest laid out alike.
-    std::vector<std::byte> classic(offsetof(FILE_RENAME_INFORMATION, FileName) + target.size() * sizeof(WCHAR));
-    auto* old = reinterpret_cast<FILE_RENAME_INFORMATION*>(classic.data());
-    old->ReplaceIfExists = replace ? TRUE : FALSE;
-    old->RootDirectory = handle_of(dir);
-    old->FileNameLength = info->file_name_length;
-    std::copy(target.begin(), target.end(), old->FileName);
-    status = ::NtSetInformationFile(file, &io, old, static_cast<ULONG>(classic.size()), kFileRenameInformation);
+  const ULONG base = (replace ? kRenameReplaceIfExists : 0) | kRenamePosixSemantics;
+  NTSTATUS status = 0;
+  for (ULONG flags : {base | kRenameIgnoreReadonly, base}) {
+    info->flags = flags;
+    status = ::NtSetInformationFile(file, &io, info, static_cast<ULONG>(buffer.size()), kFileRenameInformationEx);
+    if (!class_not_supported(status)) return status;
   }
-  return status;
+  // FILE_RENAME_INFORMATION: a BOOLEAN where the Ex form has its flags, the rest laid out alike.
+  std::vector<std::byte> classic(
+      std::max(sizeof(FILE_RENAME_INFORMATION), offsetof(FILE_RENAME_INFORMATION, FileName) + name_bytes));
+  auto* old = reinterpret_cast<FILE_RENAME_INFORMATION*>(classic.data());
+  old->ReplaceIfExists = replace ? TRUE : FALSE;
+  old->RootDirectory = handle_of(dir);
+  old->FileNameLength = name_bytes;
+  std::copy(target.begin(), target.end(), old->FileName);
+  return ::NtSetInformationFile(file, &io, old, static_cast<ULONG>(classic.size()), kFileRenameInformation);
 }
 
 // Win32 error codes, with the common ones equivalent to their std::errc.
@@ -204,7 +215,17 @@ void describe(const BY_HANDLE_FILE_INFORMATION& in, FileInfo& info) {
   info.size = (std::uint64_t{in.nFileSizeHigh} << 32) | in.nFileSizeLow;
   const auto ticks = static_cast<std::int64_t>((std::uint64_t{in.ftLastWriteTime.dwHighDateTime} << 32) |
                                                in.ftLastWriteTime.dwLowDateTime);
-  info.mtime_ns = (ticks - kFiletimeUnixOffset) * 100;
+  // 100 ns ticks since 1601: seconds floored (a time before 1970 is negative), the rest in ns.
+  constexpr std::int64_t kTicksPerSecond = 10'000'000;
+  const std::int64_t since_unix = ticks - kFiletimeUnixOffset;
+  std::int64_t seconds = since_unix / kTicksPerSecond;
+  std::int64_t rest = since_unix % kTicksPerSecond;
+  if (rest < 0) {
+    --seconds;
+    rest += kTicksPerSecond;
+  }
+  info.mtime_sec = seconds;
+  info.mtime_nsec = static_cast<std::uint32_t>(rest * 100);
   info.links = in.nNumberOfLinks;
   info.uid = info.gid = info.mode = 0;
 }
@@ -289,7 +310,8 @@ FileHandle open_for_append(const std::filesystem::path& path) {
   if (!descriptor) return {};
   // FILE_APPEND_DATA without FILE_WRITE_DATA: every write goes to the end, as with O_APPEND.
   FileHandle file(reinterpret_cast<NativeFile>(::CreateFileW(
-      path.c_str(), FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | READ_CONTROL | WRITE_DAC | SYNCHRONIZE, FILE_SHARE_READ,
+      path.c_str(), FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | READ_CONTROL | WRITE_DAC | SYNCHRONIZE,
+      FILE_SHARE_READ | FILE_SHARE_WRITE,  // another appender (posturectl next to the daemon), as with O_APPEND
       descriptor->attributes(), OPEN_ALWAYS, FILE_FLAG_OPEN_REPARSE_POINT, nullptr)));
   if (!file) return file;
   const bool existed = ::GetLastError() == ERROR_ALREADY_EXISTS;
@@ -311,10 +333,31 @@ bool file_info_at(const FileHandle& dir, const std::string& name, FileInfo& info
 }
 
 bool remove_at(const FileHandle& dir, const std::string& name) {
-  const FileHandle file = open_relative(dir, name, DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_NON_DIRECTORY_FILE);
+  FileHandle file = open_relative(dir, name, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, FILE_OPEN,
+                                  FILE_NON_DIRECTORY_FILE);
+  if (!file) file = open_relative(dir, name, DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN, FILE_NON_DIRECTORY_FILE);
   if (!file) return false;
   const NTSTATUS status = delete_by_handle(handle_of(file));
-  return status >= 0 || fail_with(status);
+  if (status >= 0) return true;
+  // The read-only attribute, where the delete cannot be told to ignore it (before 1809, Wine):
+  // cleared, as unlink(2) ignores mode bits, and put back if the file still cannot go.
+  FILE_BASIC_INFO basic{};
+  if (!::GetFileInformationByHandleEx(handle_of(file), FileBasicInfo, &basic, sizeof basic) ||
+      (basic.FileAttributes & FILE_ATTRIBUTE_READONLY) == 0)
+    return fail_with(status);
+  FILE_BASIC_INFO writable = basic;
+  writable.FileAttributes &= ~static_cast<DWORD>(FILE_ATTRIBUTE_READONLY);
+  if (writable.FileAttributes == 0) writable.FileAttributes = FILE_ATTRIBUTE_NORMAL;
+  writable.CreationTime.QuadPart = writable.LastAccessTime.QuadPart = 0;  // 0: left as they are
+  writable.LastWriteTime.QuadPart = writable.ChangeTime.QuadPart = 0;
+  if (!::SetFileInformationByHandle(handle_of(file), FileBasicInfo, &writable, sizeof writable))
+    return fail_with(status);
+  const NTSTATUS again = delete_by_handle(handle_of(file));
+  if (again >= 0) return true;
+  basic.CreationTime.QuadPart = basic.LastAccessTime.QuadPart = basic.LastWriteTime.QuadPart = 0;
+  basic.ChangeTime.QuadPart = 0;
+  ::SetFileInformationByHandle(handle_of(file), FileBasicInfo, &basic, sizeof basic);
+  return fail_with(again);
 }
 
 bool rename_at(const FileHandle& dir, const std::string& from, const std::string& to, bool replace) {
