@@ -1,9 +1,5 @@
 // postured: the posture agent daemon.
 #include <iostream>
-// After a libc header: __GLIBC__ comes from <features.h>.
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +8,7 @@
 #include "cache/key_release_server.hpp"
 #include "core/config.hpp"
 #include "core/host.hpp"
+#include "core/idle_memory.hpp"
 #include "core/key_store.hpp"
 #include "core/log.hpp"
 #include "core/runtime.hpp"
@@ -113,11 +110,9 @@ int run_agent(const Options& options) {
         // Policy files are read again each cycle: an edited policy applies without a reload.
         run_cycle(policy::with_policy_checks(builtin_checks(), *config, root), *host, *config,
                   *master.key, false, &reporting);
-        // A cycle builds a report of some 100 KiB in many small pieces; give the freed heap back
-        // so that the idle daemon stays small between cycles (glibc keeps it otherwise).
-#if defined(__GLIBC__)
-        ::malloc_trim(0);
-#endif
+        // A cycle builds a report of some 100 KiB in many small pieces and runs SQLCipher and
+        // libcrypto; give the freed heap and those code pages back until the next one.
+        release_idle_memory();
         const auto now = std::chrono::system_clock::now();
         reporting.set_next_cycle(now + config->schedule.check_interval,
                                  now + config->schedule.check_interval + config->schedule.jitter);
@@ -129,7 +124,10 @@ int run_agent(const Options& options) {
       "enforce", [&] { return JobPeriod{config->schedule.enforce_interval, config->schedule.jitter}; },
       [&] {
         const bool started = enforcement.start(
-            [config = *config, &master](std::stop_token stop) { enforce_policies(config, *master.key, stop); });
+            [config = *config, &master](std::stop_token stop) {
+              enforce_policies(config, *master.key, stop);
+              release_idle_memory();
+            });
         if (!started) log::info("enforcement: the previous run is still going; skipped");
       });
   // The folder scan reads whole log folders at low priority on its own thread, like enforcement.
@@ -138,7 +136,10 @@ int run_agent(const Options& options) {
       "scan", [&] { return JobPeriod{config->schedule.scan_interval, config->schedule.jitter}; },
       [&] {
         const bool started =
-            scan.start([config = *config, &master](std::stop_token) { scan_configured_folders(config, *master.key); });
+            scan.start([config = *config, &master](std::stop_token) {
+              scan_configured_folders(config, *master.key);
+              release_idle_memory();
+            });
         if (!started) log::info("scan: the previous run is still going; skipped");
       });
   runtime.on_reload([&] {
@@ -152,6 +153,8 @@ int run_agent(const Options& options) {
     log::info("reload: configuration from ", config_path, " is in effect");
     return true;
   });
+  // Start-up (the master key, SQLCipher's first open) is done; the first cycle is up to a jitter away.
+  release_idle_memory();
   runtime.run();
   log::info("postured stopped");
   return 0;

@@ -3,12 +3,9 @@
 #include <unistd.h>
 
 #include <fstream>
-// After a libc header: __GLIBC__ comes from <features.h>.
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <sstream>
 
+#include "core/idle_memory.hpp"
 #include "core/key_store.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -303,11 +300,9 @@ void ReportingService::run(std::stop_token stop) {
       // A spool or key error must not end the thread; the next report or the recheck tries again.
       log::error("reporting: ", e.what());
     }
-#if defined(__GLIBC__)
-    // A pass handles compressed reports and TLS records on this thread's own heap arena; give it
-    // back before sleeping, for the idle daemon's RSS.
-    ::malloc_trim(0);
-#endif
+    // A pass handles compressed reports and TLS records on this thread's own heap arena and runs
+    // SQLCipher and mbedTLS; give that back before sleeping, for the idle daemon's RSS.
+    release_idle_memory();
     std::unique_lock lock(mutex_);
     if (wait < reporting_limits::kIdleRecheck) {
       // A failure's wait is kept even when new reports arrive meanwhile: they join the spool.
