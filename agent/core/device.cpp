@@ -47,9 +47,7 @@ DeviceInfo identify_device(const Host& host, const AgentConfig& agent) {
     // Windows has no machine-id or os-release: the registry says what `winver` shows, and setup
     // gives every installation its own MachineGuid.
     const auto text = [&](std::string_view key, std::string_view name) {
-      const auto read = registry->read(key, name);
-      return read.found == RegistryRead::Found::value && read.value.type == RegistryValue::Type::string ? read.value.text
-                                                                                                         : std::string();
+      return read_registry_text(*registry, key, name).value_or("");
     };
     constexpr std::string_view kVersionKey = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
     if (device.id.empty()) device.id = text("HKLM\\SOFTWARE\\Microsoft\\Cryptography", "MachineGuid");
@@ -57,7 +55,8 @@ DeviceInfo identify_device(const Host& host, const AgentConfig& agent) {
     device.os.version_id = text(kVersionKey, "DisplayVersion");
     if (device.os.version_id.empty()) device.os.version_id = text(kVersionKey, "CurrentBuild");
     device.os.pretty_name = text(kVersionKey, "ProductName");
-    if (const auto display = text(kVersionKey, "DisplayVersion"); !display.empty()) device.os.pretty_name += " " + display;
+    if (const auto display = text(kVersionKey, "DisplayVersion"); !display.empty())
+      device.os.pretty_name += " " + display;
     return device;
   }
   if (device.id.empty()) {

@@ -86,6 +86,18 @@ class RegistryView {
   virtual RegistrySubkeys subkeys(std::string_view key, RegistryBits bits = RegistryBits::native64) const = 0;
 };
 
+// The value `name` of `key` if it is text (REG_SZ or REG_EXPAND_SZ, not expanded); nullopt when it is
+// missing or of another type.
+inline std::optional<std::string> read_registry_text(const RegistryView& registry, std::string_view key,
+                                                     std::string_view name,
+                                                     RegistryBits bits = RegistryBits::native64) {
+  const auto read = registry.read(key, name, bits);
+  if (read.found != RegistryRead::Found::value) return std::nullopt;
+  if (read.value.type == RegistryValue::Type::string || read.value.type == RegistryValue::Type::expand_string)
+    return read.value.text;
+  return std::nullopt;
+}
+
 // A setting of the local account policy, named as `secedit /export` names it in [System Access]
 // (MinimumPasswordLength, LockoutBadCount, EnableGuestAccount, ...): a whole number, or why not.
 struct AccountPolicyRead {

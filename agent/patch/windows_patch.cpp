@@ -32,15 +32,6 @@ std::optional<std::uint64_t> read_number(const RegistryView& registry, std::stri
   return std::nullopt;
 }
 
-std::optional<std::string> read_text(const RegistryView& registry, std::string_view key, std::string_view name,
-                                     RegistryBits bits = RegistryBits::native64) {
-  const auto read = registry.read(key, name, bits);
-  if (read.found != RegistryRead::Found::value) return std::nullopt;
-  if (read.value.type == RegistryValue::Type::string || read.value.type == RegistryValue::Type::expand_string)
-    return read.value.text;
-  return std::nullopt;
-}
-
 bool key_exists(const RegistryView& registry, std::string_view key) {
   return registry.read(key, "").found != RegistryRead::Found::no_key;
 }
@@ -128,8 +119,9 @@ std::string_view to_string(CbsState state) {
 
 WindowsVersion read_windows_version(const RegistryView& registry, std::string* why) {
   WindowsVersion version;
-  const auto build_text = read_text(registry, kWindowsVersionKey, "CurrentBuild")
-                              .value_or(read_text(registry, kWindowsVersionKey, "CurrentBuildNumber").value_or(""));
+  const auto build_text =
+      read_registry_text(registry, kWindowsVersionKey, "CurrentBuild")
+          .value_or(read_registry_text(registry, kWindowsVersionKey, "CurrentBuildNumber").value_or(""));
   const auto build = whole(build_text);
   if (!build) {
     const auto read = registry.read(kWindowsVersionKey, "CurrentBuild");
@@ -142,10 +134,10 @@ WindowsVersion read_windows_version(const RegistryView& registry, std::string* w
   }
   version.build = *build;
   version.ubr = static_cast<unsigned>(read_number(registry, kWindowsVersionKey, "UBR").value_or(0));
-  version.product_name = read_text(registry, kWindowsVersionKey, "ProductName").value_or("");
-  version.edition_id = read_text(registry, kWindowsVersionKey, "EditionID").value_or("");
-  version.display_version = read_text(registry, kWindowsVersionKey, "DisplayVersion")
-                                .value_or(read_text(registry, kWindowsVersionKey, "ReleaseId").value_or(""));
+  version.product_name = read_registry_text(registry, kWindowsVersionKey, "ProductName").value_or("");
+  version.edition_id = read_registry_text(registry, kWindowsVersionKey, "EditionID").value_or("");
+  version.display_version = read_registry_text(registry, kWindowsVersionKey, "DisplayVersion")
+                                .value_or(read_registry_text(registry, kWindowsVersionKey, "ReleaseId").value_or(""));
   return version;
 }
 
@@ -200,13 +192,13 @@ std::optional<std::vector<WindowsProgram>> read_programs(const RegistryView& reg
     any_view = any_view || keys.key_exists;
     for (const auto& name : keys.names) {
       const auto key = std::string(kUninstallKey) + "\\" + name;
-      const auto display = read_text(registry, key, "DisplayName", bits);
+      const auto display = read_registry_text(registry, key, "DisplayName", bits);
       if (!display || display->empty()) continue;
       // Hidden from "Apps & features": parts of another product, and updates of another program.
       if (read_number(registry, key, "SystemComponent", bits).value_or(0) == 1) continue;
-      if (read_text(registry, key, "ParentKeyName", bits)) continue;
-      WindowsProgram program{*display, read_text(registry, key, "DisplayVersion", bits).value_or(""),
-                             read_text(registry, key, "Publisher", bits).value_or(""), arch_of(bits)};
+      if (read_registry_text(registry, key, "ParentKeyName", bits)) continue;
+      WindowsProgram program{*display, read_registry_text(registry, key, "DisplayVersion", bits).value_or(""),
+                             read_registry_text(registry, key, "Publisher", bits).value_or(""), arch_of(bits)};
       if (!seen.emplace(name, program.name, program.version).second) continue;
       programs.push_back(std::move(program));
     }
